@@ -1,0 +1,161 @@
+"""The in-memory store: a real implementation of every port, kept in one process.
+
+It is what unit tests and embedding services use when nothing must outlive the
+process. Records go through the same serialization as the persistent stores, so a
+value the memory store accepts is one every store accepts. Threads may share it;
+processes may not (each process would see its own empty copy).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from xptrack.adapters.serialization import (
+    decode_metric_chunk,
+    encode_metric_chunk,
+    trial_from_json,
+    trial_to_json,
+)
+from xptrack.domain.environment import EnvironmentSnapshot
+from xptrack.domain.errors import NotFoundError
+from xptrack.domain.metric import MetricSeries
+from xptrack.domain.trial import TrialRecord
+from xptrack.ports.repositories import Backend, ExperimentStore
+
+
+class MemoryExperimentStore(ExperimentStore):
+    """One experiment's records in dicts guarded by a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._last_id = 0
+        self._trials: dict[int, str] = {}
+        self._metrics: dict[tuple[int, str], list[str]] = defaultdict(list)
+        self._persisted: dict[tuple[str, int], bytes] = {}
+        self._step_hashes: dict[str, str] = {}
+        self._code: dict[int, str] = {}
+        self._environments: dict[int, dict[str, str]] = {}
+
+    def next_trial_id(self) -> int:
+        with self._lock:
+            self._last_id += 1
+            return self._last_id
+
+    def last_trial_id(self) -> int:
+        return self._last_id
+
+    def save_trial(self, record: TrialRecord) -> None:
+        text = trial_to_json(record)
+        with self._lock:
+            self._trials[record.trial_id] = text
+
+    def get_trial(self, trial_id: int) -> TrialRecord:
+        text = self._trials.get(trial_id)
+        if text is None:
+            raise NotFoundError(f"no trial {trial_id} in this experiment")
+        return trial_from_json(text)
+
+    def list_trials(self) -> list[TrialRecord]:
+        with self._lock:
+            texts = [self._trials[i] for i in sorted(self._trials)]
+        return [trial_from_json(text) for text in texts]
+
+    def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
+        chunks = [(trial_id, key, encode_metric_chunk(s)) for trial_id, key, s in batch if s]
+        with self._lock:
+            for trial_id, key, chunk in chunks:
+                self._metrics[(trial_id, key)].append(chunk)
+
+    def load_metric(self, trial_id: int, key: str) -> MetricSeries:
+        with self._lock:
+            chunks = list(self._metrics.get((trial_id, key), ()))
+        if not chunks:
+            raise NotFoundError(f"no metric {key!r} in trial {trial_id}")
+        series = MetricSeries()
+        for chunk in chunks:
+            series.extend(decode_metric_chunk(chunk))
+        return series
+
+    def metric_keys(self, trial_id: int) -> list[str]:
+        with self._lock:
+            return sorted(key for (tid, key) in self._metrics if tid == trial_id)
+
+    def save_persisted(self, step: str, trial_id: int, data: bytes) -> None:
+        with self._lock:
+            self._persisted[(step, trial_id)] = bytes(data)
+
+    def load_persisted(self, step: str, trial_id: int) -> bytes:
+        try:
+            return self._persisted[(step, trial_id)]
+        except KeyError:
+            raise NotFoundError(f"no persisted output of step {step!r} in trial {trial_id}") from None
+
+    def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
+        with self._lock:
+            key = f"{step}-{input_hash}"
+            previous = self._step_hashes.get(key)
+            self._step_hashes[key] = output_hash
+            return previous
+
+    def save_code(self, trial_id: int, text: str) -> None:
+        with self._lock:
+            self._code[trial_id] = text
+
+    def load_code(self, trial_id: int) -> str:
+        try:
+            return self._code[trial_id]
+        except KeyError:
+            raise NotFoundError(f"no code saved for trial {trial_id}") from None
+
+    def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
+        with self._lock:
+            self._environments[trial_id] = dict(snapshot.categories)
+
+    def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
+        try:
+            return EnvironmentSnapshot(self._environments[trial_id])
+        except KeyError:
+            raise NotFoundError(f"no environment saved for trial {trial_id}") from None
+
+    def delete_experiment(self) -> None:
+        with self._lock:
+            self._reset()
+
+
+class MemoryBackend(Backend):
+    """Experiments kept in this process only; ``MemoryBackend('name')`` shares one namespace.
+
+    Two ``MemoryBackend`` objects with the same name see the same experiments, so a
+    backend that was pickled and unpickled in the same process (dask's threaded
+    scheduler) finds its data again.
+    """
+
+    _namespaces: ClassVar[dict[str, dict[str, MemoryExperimentStore]]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, name: str = "default") -> None:
+        self.name = name
+
+    @property
+    def location(self) -> str:
+        return f"memory://{self.name}"
+
+    def open(self, experiment_id: str) -> MemoryExperimentStore:
+        with self._lock:
+            experiments = self._namespaces.setdefault(self.name, {})
+            store = experiments.get(experiment_id)
+            if store is None:
+                store = experiments[experiment_id] = MemoryExperimentStore()
+            return store
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, MemoryBackend) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("memory", self.name))

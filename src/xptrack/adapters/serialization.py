@@ -1,0 +1,275 @@
+"""How xptrack turns its records into stored data and back: one mechanism for every store.
+
+Tracker-owned records (trials, metrics, step hashes, code, environment) become
+JSON-compatible data that cannot run code when read. Only a user's own objects
+(persisted step outputs, parameter values or results with no JSON form) are
+pickled, and with ``XPTRACK_SIGNING_KEY`` set those pickles are HMAC-signed and
+refused when unsigned or tampered with.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import math
+import os
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from xptrack.domain.errors import CorruptRecord, SignatureError, UnstorableValue
+from xptrack.domain.metric import MetricSeries
+from xptrack.domain.trial import TrialRecord, TrialStatus
+
+#: The key marking a tagged value (a type JSON cannot say by itself).
+TAG = "__xptrack__"
+_INT64 = 2**63
+SIGNING_KEY_ENV = "XPTRACK_SIGNING_KEY"
+_SIGNED_MAGIC = b"XPTS1"
+_DIGEST_SIZE = hashlib.sha256().digest_size
+
+
+# --- values of any type a user passes -------------------------------------------------------
+
+
+def encode_value(value: Any) -> Any:
+    """``value`` as JSON-compatible data from which :func:`decode_value` rebuilds it exactly.
+
+    Plain JSON stays plain (so stores stay readable); NaN, infinities, big ints,
+    tuples, non-string dict keys, NumPy scalars and datetimes are tagged; anything
+    else is pickled as a user object.
+    """
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        return value
+    if kind is int:
+        return value if -_INT64 <= value < _INT64 else {TAG: "int", "v": str(value)}
+    if kind is float:
+        return value if math.isfinite(value) else {TAG: "float", "v": repr(value)}
+    if kind is list:
+        return [encode_value(item) for item in value]
+    if kind is tuple:
+        return {TAG: "tuple", "v": [encode_value(item) for item in value]}
+    if kind is dict:
+        return _encode_dict(value)
+    encoder = _SPECIAL_ENCODERS.get(kind)
+    if encoder is not None:
+        return encoder(value)
+    if kind.__module__ == "numpy" and hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:
+        return {TAG: "numpy", "dtype": value.dtype.str, "v": encode_value(value.item())}
+    return {TAG: "pickle", "v": base64.b64encode(dump_user_object(value)).decode("ascii")}
+
+
+def _encode_dict(value: dict[Any, Any]) -> Any:
+    if TAG not in value and all(type(key) is str for key in value):
+        return {key: encode_value(item) for key, item in value.items()}
+    return {TAG: "dict", "v": [[encode_value(k), encode_value(v)] for k, v in value.items()]}
+
+
+_SPECIAL_ENCODERS: dict[type, Callable[[Any], Any]] = {
+    dt.datetime: lambda v: {TAG: "datetime", "v": v.isoformat()},
+    dt.date: lambda v: {TAG: "date", "v": v.isoformat()},
+    dt.timedelta: lambda v: {TAG: "timedelta", "v": [v.days, v.seconds, v.microseconds]},
+    bytes: lambda v: {TAG: "bytes", "v": base64.b64encode(v).decode("ascii")},
+    complex: lambda v: {TAG: "complex", "v": [repr(v.real), repr(v.imag)]},
+}
+
+
+def decode_value(data: Any) -> Any:
+    """The value :func:`encode_value` encoded; CorruptRecord for data it never makes."""
+    if isinstance(data, list):
+        return [decode_value(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    tag = data.get(TAG)
+    if tag is None:
+        return {key: decode_value(item) for key, item in data.items()}
+    decoder = _DECODERS.get(tag)
+    if decoder is None:
+        raise CorruptRecord(f"unknown value tag {tag!r} in stored record")
+    try:
+        return decoder(data)
+    except (KeyError, TypeError, ValueError) as error:
+        raise CorruptRecord(f"malformed {tag!r} value in stored record: {error}") from error
+
+
+def _decode_numpy(data: dict[str, Any]) -> Any:
+    import numpy
+
+    return numpy.dtype(data["dtype"]).type(decode_value(data["v"]))
+
+
+_DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "int": lambda d: int(d["v"]),
+    "float": lambda d: float(d["v"]),
+    "tuple": lambda d: tuple(decode_value(item) for item in d["v"]),
+    "dict": lambda d: {decode_value(k): decode_value(v) for k, v in d["v"]},
+    "datetime": lambda d: dt.datetime.fromisoformat(d["v"]),
+    "date": lambda d: dt.date.fromisoformat(d["v"]),
+    "timedelta": lambda d: dt.timedelta(*d["v"]),
+    "bytes": lambda d: base64.b64decode(d["v"]),
+    "complex": lambda d: complex(float(d["v"][0]), float(d["v"][1])),
+    "numpy": _decode_numpy,
+    "pickle": lambda d: load_user_object(base64.b64decode(d["v"])),
+}
+
+
+# --- a user's own objects: pickles, signed when a key is set -------------------------------
+
+
+def _signing_key() -> bytes | None:
+    key = os.environ.get(SIGNING_KEY_ENV)
+    return key.encode() if key else None
+
+
+def dump_user_object(value: Any) -> bytes:
+    """``value`` pickled, and HMAC-signed when ``XPTRACK_SIGNING_KEY`` is set."""
+    try:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        raise UnstorableValue(
+            f"cannot store {type(value).__name__} {value!r:.80}: it has no JSON form and "
+            f"pickling it failed ({error}); store plain data, or make the object picklable"
+        ) from error
+    key = _signing_key()
+    if key is None:
+        return payload
+    return _SIGNED_MAGIC + hmac.digest(key, payload, "sha256") + payload
+
+
+def load_user_object(data: bytes) -> Any:
+    """The object :func:`dump_user_object` stored; SignatureError when a key is set and the
+    data is unsigned or altered."""
+    key = _signing_key()
+    signed = data.startswith(_SIGNED_MAGIC)
+    if signed:
+        start = len(_SIGNED_MAGIC)
+        digest, payload = data[start : start + _DIGEST_SIZE], data[start + _DIGEST_SIZE :]
+        if key is not None and not hmac.compare_digest(digest, hmac.digest(key, payload, "sha256")):
+            raise SignatureError(
+                f"stored object's signature does not match {SIGNING_KEY_ENV}: refused to load it"
+            )
+    elif key is not None:
+        raise SignatureError(
+            f"stored object is not signed and {SIGNING_KEY_ENV} is set: refused to load it"
+        )
+    else:
+        payload = data
+    try:
+        return pickle.loads(payload)
+    except Exception as error:
+        raise CorruptRecord(f"stored object cannot be unpickled: {error}") from error
+
+
+# --- trial records ---------------------------------------------------------------------------
+
+
+def _encode_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    return {name: encode_value(value) for name, value in parameters.items()}
+
+
+def _decode_parameters(data: Any, _: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise CorruptRecord(f"stored parameters must be a mapping; got {type(data).__name__}")
+    return {str(name): decode_value(value) for name, value in data.items()}
+
+
+def make_converter() -> cattrs.Converter:
+    """The converter between domain records and JSON-compatible documents."""
+    converter = cattrs.Converter()
+    converter.register_unstructure_hook(dt.datetime, lambda v: v.isoformat())
+    converter.register_structure_hook(dt.datetime, lambda v, _: dt.datetime.fromisoformat(v))
+    converter.register_unstructure_hook(
+        TrialRecord,
+        make_dict_unstructure_fn(
+            TrialRecord,
+            converter,
+            parameters=override(unstruct_hook=_encode_parameters),
+            result=override(unstruct_hook=encode_value),
+        ),
+    )
+    converter.register_structure_hook(
+        TrialRecord,
+        make_dict_structure_fn(
+            TrialRecord,
+            converter,
+            parameters=override(struct_hook=_decode_parameters),
+            result=override(struct_hook=lambda v, _: decode_value(v)),
+        ),
+    )
+    converter.register_structure_hook(TrialStatus, lambda v, _: TrialStatus(v))
+    return converter
+
+
+CONVERTER = make_converter()
+
+
+def trial_to_document(record: TrialRecord) -> dict[str, Any]:
+    """``record`` as a JSON-compatible dict (the form every store keeps)."""
+    document: dict[str, Any] = CONVERTER.unstructure(record)
+    return document
+
+
+def trial_from_document(document: Any) -> TrialRecord:
+    """The record in ``document``; CorruptRecord when it is not one xptrack wrote."""
+    try:
+        return CONVERTER.structure(document, TrialRecord)
+    except CorruptRecord:
+        raise
+    except Exception as error:
+        raise CorruptRecord(f"stored trial record is not in xptrack's format: {error}") from error
+
+
+def trial_to_json(record: TrialRecord) -> str:
+    """``record`` as JSON text."""
+    return dump_json(trial_to_document(record))
+
+
+def trial_from_json(text: str | bytes) -> TrialRecord:
+    """The record in JSON ``text``; CorruptRecord for anything else (a planted pickle, say)."""
+    return trial_from_document(load_json(text))
+
+
+# --- JSON text -------------------------------------------------------------------------------
+
+
+def dump_json(data: Any) -> str:
+    """Strict JSON text (NaN and infinities are tagged by :func:`encode_value`, never bare)."""
+    try:
+        return json.dumps(data, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise UnstorableValue(f"cannot store record as JSON: {error}") from error
+
+
+def load_json(text: str | bytes) -> Any:
+    """The data in JSON ``text``; CorruptRecord when it is not JSON (never unpickled)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as error:
+        preview = text[:40] if isinstance(text, (str, bytes)) else type(text).__name__
+        raise CorruptRecord(f"stored record is not JSON ({error}); starts with {preview!r}") from error
+
+
+# --- metric points ---------------------------------------------------------------------------
+
+
+def encode_metric_chunk(series: MetricSeries) -> str:
+    """A batch of points as JSON text ``[[epochs...], [values...]]`` (NaN/Infinity allowed)."""
+    return json.dumps([series.epochs, series.values], separators=(",", ":"))
+
+
+def decode_metric_chunk(text: str | bytes) -> MetricSeries:
+    """The points of one chunk written by :func:`encode_metric_chunk`."""
+    try:
+        epochs, values = json.loads(text)
+    except (TypeError, ValueError) as error:
+        raise CorruptRecord(f"stored metric chunk is not in xptrack's format: {error}") from error
+    if not (isinstance(epochs, list) and isinstance(values, list)) or len(epochs) != len(values):
+        raise CorruptRecord("stored metric chunk has epochs and values of different lengths")
+    return MetricSeries(epochs, [float(v) for v in values])

@@ -1,0 +1,23 @@
+"""The ports: what any store must provide (see :mod:`xptrack.ports.repositories`)."""
+
+from xptrack.ports.repositories import (
+    Backend,
+    CodeRepository,
+    EnvironmentRepository,
+    ExperimentStore,
+    MetricRepository,
+    PersistedRepository,
+    StepHashRepository,
+    TrialRepository,
+)
+
+__all__ = [
+    "Backend",
+    "CodeRepository",
+    "EnvironmentRepository",
+    "ExperimentStore",
+    "MetricRepository",
+    "PersistedRepository",
+    "StepHashRepository",
+    "TrialRepository",
+]

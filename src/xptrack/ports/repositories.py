@@ -1,0 +1,134 @@
+"""Repositories: the smallest abstract core every xptrack store provides.
+
+A store holds one experiment. Each method's docstring states its guarantee; the
+contract suite in :mod:`xptrack.testing` checks every one of them on every store.
+Ids, step names and metric keys reaching a store are already validated.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+from xptrack.domain.environment import EnvironmentSnapshot
+from xptrack.domain.metric import MetricSeries
+from xptrack.domain.trial import TrialRecord
+
+
+class TrialRepository(abc.ABC):
+    """Trial ids and trial records."""
+
+    @abc.abstractmethod
+    def next_trial_id(self) -> int:
+        """Atomically allocate a new id: strictly increasing, never reused, unique across processes."""
+
+    @abc.abstractmethod
+    def last_trial_id(self) -> int:
+        """The highest id allocated so far (0 when none)."""
+
+    @abc.abstractmethod
+    def save_trial(self, record: TrialRecord) -> None:
+        """Store ``record`` under its id, replacing any earlier version (idempotent)."""
+
+    @abc.abstractmethod
+    def get_trial(self, trial_id: int) -> TrialRecord:
+        """The record of ``trial_id``; NotFoundError when none was saved."""
+
+    @abc.abstractmethod
+    def list_trials(self) -> list[TrialRecord]:
+        """Every saved record, ordered by trial id, in a bounded number of round trips."""
+
+
+class MetricRepository(abc.ABC):
+    """Metric series per trial and key."""
+
+    @abc.abstractmethod
+    def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
+        """Append each (trial id, key, points) in order; the whole batch travels together."""
+
+    @abc.abstractmethod
+    def load_metric(self, trial_id: int, key: str) -> MetricSeries:
+        """All points of ``key`` in ``trial_id`` in append order; NotFoundError when none."""
+
+    @abc.abstractmethod
+    def metric_keys(self, trial_id: int) -> list[str]:
+        """The sorted keys ``trial_id`` saved points under (empty when none)."""
+
+
+class PersistedRepository(abc.ABC):
+    """Outputs of ``@ex.persist`` steps, as opaque bytes."""
+
+    @abc.abstractmethod
+    def save_persisted(self, step: str, trial_id: int, data: bytes) -> None:
+        """Store ``data`` for (step, trial), replacing any earlier bytes (idempotent, atomic)."""
+
+    @abc.abstractmethod
+    def load_persisted(self, step: str, trial_id: int) -> bytes:
+        """The bytes saved for (step, trial); NotFoundError when none."""
+
+
+class StepHashRepository(abc.ABC):
+    """Output hashes per step and input hash, for the purity check."""
+
+    @abc.abstractmethod
+    def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
+        """Atomically store ``output_hash`` and return the hash stored before (None when new)."""
+
+
+class CodeRepository(abc.ABC):
+    """The code context of each trial."""
+
+    @abc.abstractmethod
+    def save_code(self, trial_id: int, text: str) -> None:
+        """Store the code text of ``trial_id``, replacing any earlier one (idempotent)."""
+
+    @abc.abstractmethod
+    def load_code(self, trial_id: int) -> str:
+        """The code text of ``trial_id``; NotFoundError when none."""
+
+
+class EnvironmentRepository(abc.ABC):
+    """The environment each trial ran in."""
+
+    @abc.abstractmethod
+    def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
+        """Store every category of ``snapshot`` for ``trial_id`` (idempotent)."""
+
+    @abc.abstractmethod
+    def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
+        """The snapshot saved for ``trial_id``; NotFoundError when none."""
+
+
+class ExperimentStore(
+    TrialRepository,
+    MetricRepository,
+    PersistedRepository,
+    StepHashRepository,
+    CodeRepository,
+    EnvironmentRepository,
+):
+    """Every repository of one experiment in one store; what an adapter implements."""
+
+    @abc.abstractmethod
+    def delete_experiment(self) -> None:
+        """Remove everything of this experiment, and nothing of anything else."""
+
+    def close(self) -> None:
+        """Release connections and files (the store may be reopened by its backend)."""
+
+
+class Backend(abc.ABC):
+    """Where experiments live. Holds configuration only, never a live connection,
+    so that it pickles to dask workers, which open their own stores from it."""
+
+    @property
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Where the data lives, for people: a path or a URI with any password redacted."""
+
+    @abc.abstractmethod
+    def open(self, experiment_id: str) -> ExperimentStore:
+        """A store for ``experiment_id``, created empty if new; StoreUnavailable when unreachable."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r})"
