@@ -1,5 +1,6 @@
 """The ports: what any store must provide (see :mod:`xptrack.ports.repositories`)."""
 
+from xptrack.ports.environment import EnvironmentProbe
 from xptrack.ports.repositories import (
     Backend,
     CodeRepository,
@@ -14,6 +15,7 @@ from xptrack.ports.repositories import (
 __all__ = [
     "Backend",
     "CodeRepository",
+    "EnvironmentProbe",
     "EnvironmentRepository",
     "ExperimentStore",
     "MetricRepository",
