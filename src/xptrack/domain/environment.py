@@ -7,6 +7,8 @@ from collections.abc import Iterator, Mapping
 
 import attrs
 
+from xptrack.domain.errors import InvalidArgument
+
 #: The seed's categories, in its order, with the file format each is stored in.
 CATEGORY_FORMATS: Mapping[str, str] = {
     "device": "json",
@@ -27,6 +29,17 @@ class EnvironmentSnapshot:
     """Category name -> the text captured for it (JSON text for the ``json`` categories)."""
 
     categories: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+
+    @categories.validator
+    def _known_categories(self, _: attrs.Attribute[Mapping[str, str]], value: Mapping[str, str]) -> None:
+        unknown = sorted(set(value) - set(CATEGORY_FORMATS))
+        if unknown:
+            raise InvalidArgument(
+                f"unknown environment categories {unknown}; accepted: {', '.join(CATEGORIES)}"
+            )
+        wrong = sorted(name for name, text in value.items() if not isinstance(text, str))
+        if wrong:
+            raise InvalidArgument(f"environment categories {wrong} must hold text (str)")
 
     def __getitem__(self, category: str) -> str:
         return self.categories[category]
