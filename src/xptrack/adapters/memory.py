@@ -8,6 +8,7 @@ processes may not (each process would see its own empty copy).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from xptrack.adapters.serialization import (
     trial_to_json,
 )
 from xptrack.domain.environment import EnvironmentSnapshot
-from xptrack.domain.errors import NotFoundError
+from xptrack.domain.errors import NotFoundError, StoreError
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import Backend, ExperimentStore
@@ -141,12 +142,19 @@ class MemoryBackend(Backend):
 
     def __init__(self, name: str = "default") -> None:
         self.name = name
+        self._pid = os.getpid()
 
     @property
     def location(self) -> str:
         return f"memory://{self.name}"
 
     def open(self, experiment_id: str) -> MemoryExperimentStore:
+        if os.getpid() != self._pid:
+            raise StoreError(
+                f"{self!r} keeps experiments in the memory of the process that created it; "
+                "it cannot be reached from another process (processes or distributed "
+                "scheduler): use a local, Redis or MongoDB backend there"
+            )
         with self._lock:
             experiments = self._namespaces.setdefault(self.name, {})
             store = experiments.get(experiment_id)

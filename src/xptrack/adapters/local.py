@@ -1,0 +1,360 @@
+"""The local store, xptrack's embedded default: SQLite for tracker state, plain files beside it.
+
+Layout under the backend's folder (the seed's, with API.md's departures)::
+
+    <id>.db                                   trials, metrics, step hashes (SQLite, WAL mode)
+    code/<id>_<trial>.py                      code context of each trial
+    persist/<id>_<step>_<trial>.pkl           outputs of @ex.persist steps
+    environment/<category>_<id>_<trial>.<ext> environment of each trial
+    .blobs/<sha256>                           one copy of each distinct code/environment text
+
+Code and environment files are hard links to their blob, so a thousand trials run
+in an unchanged environment keep one copy of each text, not a thousand. Every file
+is written atomically (a temporary file renamed into place); SQLite gives ids and
+records to many processes at once without losing any.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from xptrack.adapters.serialization import (
+    decode_metric_chunk,
+    encode_metric_chunk,
+    trial_from_json,
+    trial_to_json,
+)
+from xptrack.domain.environment import CATEGORY_FORMATS, EnvironmentSnapshot
+from xptrack.domain.errors import CorruptRecord, NotFoundError, StoreError, StoreUnavailable
+from xptrack.domain.metric import MetricSeries
+from xptrack.domain.trial import TrialRecord
+from xptrack.ports.repositories import Backend, ExperimentStore
+
+logger = logging.getLogger(__name__)
+
+#: Points per stored chunk: large enough to keep rows few, small enough to stay cheap to decode.
+CHUNK_POINTS = 50_000
+_BUSY_TIMEOUT_MS = 60_000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    trial_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    record TEXT
+);
+CREATE TABLE IF NOT EXISTS metric_chunks (
+    chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    trial_id INTEGER NOT NULL,
+    metric_key TEXT NOT NULL,
+    points TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_chunks_by_trial ON metric_chunks (trial_id, metric_key, chunk_id);
+CREATE TABLE IF NOT EXISTS step_hashes (
+    input_hash TEXT PRIMARY KEY,
+    output_hash TEXT NOT NULL
+);
+"""
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+class LocalExperimentStore(ExperimentStore):
+    """One experiment in a folder: ``<id>.db`` plus code, persist and environment files."""
+
+    def __init__(self, root: Path, experiment_id: str) -> None:
+        self.root = root
+        self.experiment_id = experiment_id
+        self.db_path = root / f"{experiment_id}.db"
+        self._lock = threading.RLock()
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+        for folder in ("code", "persist", "environment", ".blobs"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        self._connect()
+
+    # --- the database --------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        # A connection must not cross a fork: a child process opens its own.
+        if self._connection is not None and self._pid == os.getpid():
+            return self._connection
+        try:
+            connection = sqlite3.connect(
+                self.db_path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=False,
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise CorruptRecord(
+                f"{self.db_path} is not an xptrack database ({error}); move it away or use "
+                "another folder"
+            ) from error
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"cannot open {self.db_path}: {error}") from error
+        self._connection, self._pid = connection, os.getpid()
+        return connection
+
+    @contextlib.contextmanager
+    def _transaction(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            connection = self._connect()
+            try:
+                connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise StoreError(f"{self.db_path}: {error}") from error
+                raise
+
+    def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._connect().execute(sql, parameters).fetchall()
+            except sqlite3.Error as error:
+                raise StoreError(f"{self.db_path}: {error}") from error
+
+    # --- trials --------------------------------------------------------------------------
+
+    def next_trial_id(self) -> int:
+        # AUTOINCREMENT never hands out an id twice, even after rows are deleted.
+        with self._transaction(immediate=True) as connection:
+            row = connection.execute("INSERT INTO trials (record) VALUES (NULL) RETURNING trial_id")
+            trial_id: int = row.fetchone()[0]
+        return trial_id
+
+    def last_trial_id(self) -> int:
+        rows = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'trials'")
+        return int(rows[0][0]) if rows else 0
+
+    def save_trial(self, record: TrialRecord) -> None:
+        text = trial_to_json(record)
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO trials (trial_id, record) VALUES (?, ?) "
+                "ON CONFLICT (trial_id) DO UPDATE SET record = excluded.record",
+                (record.trial_id, text),
+            )
+
+    def get_trial(self, trial_id: int) -> TrialRecord:
+        rows = self._query("SELECT record FROM trials WHERE trial_id = ?", (trial_id,))
+        if not rows or rows[0][0] is None:
+            raise NotFoundError(f"no trial {trial_id} in experiment {self.experiment_id!r}")
+        return trial_from_json(rows[0][0])
+
+    def list_trials(self) -> list[TrialRecord]:
+        rows = self._query("SELECT record FROM trials WHERE record IS NOT NULL ORDER BY trial_id")
+        return [trial_from_json(text) for (text,) in rows]
+
+    # --- metrics -------------------------------------------------------------------------
+
+    def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
+        rows = [
+            (trial_id, key, encode_metric_chunk(chunk))
+            for trial_id, key, series in batch
+            for chunk in _split(series, CHUNK_POINTS)
+        ]
+        if rows:
+            with self._transaction() as connection:
+                connection.executemany(
+                    "INSERT INTO metric_chunks (trial_id, metric_key, points) VALUES (?, ?, ?)", rows
+                )
+
+    def load_metric(self, trial_id: int, key: str) -> MetricSeries:
+        rows = self._query(
+            "SELECT points FROM metric_chunks WHERE trial_id = ? AND metric_key = ? "
+            "ORDER BY chunk_id",
+            (trial_id, key),
+        )
+        if not rows:
+            raise NotFoundError(f"no metric {key!r} in trial {trial_id}")
+        series = MetricSeries()
+        for (points,) in rows:
+            series.extend(decode_metric_chunk(points))
+        return series
+
+    def metric_keys(self, trial_id: int) -> list[str]:
+        rows = self._query(
+            "SELECT DISTINCT metric_key FROM metric_chunks WHERE trial_id = ? ORDER BY metric_key",
+            (trial_id,),
+        )
+        return [key for (key,) in rows]
+
+    # --- step hashes ---------------------------------------------------------------------
+
+    def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
+        key = f"{step}-{input_hash}"
+        with self._transaction(immediate=True) as connection:
+            row = connection.execute(
+                "SELECT output_hash FROM step_hashes WHERE input_hash = ?", (key,)
+            ).fetchone()
+            connection.execute(
+                "INSERT OR REPLACE INTO step_hashes (input_hash, output_hash) VALUES (?, ?)",
+                (key, output_hash),
+            )
+        return None if row is None else str(row[0])
+
+    # --- files: persisted outputs, code, environment -------------------------------------
+
+    def _persist_path(self, step: str, trial_id: int) -> Path:
+        return self.root / "persist" / f"{self.experiment_id}_{step}_{trial_id}.pkl"
+
+    def save_persisted(self, step: str, trial_id: int, data: bytes) -> None:
+        write_atomically(self._persist_path(step, trial_id), data)
+
+    def load_persisted(self, step: str, trial_id: int) -> bytes:
+        try:
+            return self._persist_path(step, trial_id).read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"no persisted output of step {step!r} in trial {trial_id}"
+            ) from None
+
+    def _code_path(self, trial_id: int) -> Path:
+        return self.root / "code" / f"{self.experiment_id}_{trial_id}.py"
+
+    def save_code(self, trial_id: int, text: str) -> None:
+        self._link_text(self._code_path(trial_id), text)
+
+    def load_code(self, trial_id: int) -> str:
+        try:
+            return self._code_path(trial_id).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise NotFoundError(f"no code saved for trial {trial_id}") from None
+
+    def _environment_path(self, category: str, trial_id: int) -> Path:
+        extension = CATEGORY_FORMATS[category]
+        name = f"{category}_{self.experiment_id}_{trial_id}.{extension}"
+        return self.root / "environment" / name
+
+    def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
+        for category, text in snapshot.categories.items():
+            self._link_text(self._environment_path(category, trial_id), text)
+
+    def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
+        categories: dict[str, str] = {}
+        for category in CATEGORY_FORMATS:
+            with contextlib.suppress(FileNotFoundError):
+                text = self._environment_path(category, trial_id).read_text(encoding="utf-8")
+                categories[category] = text
+        if not categories:
+            raise NotFoundError(f"no environment saved for trial {trial_id}")
+        return EnvironmentSnapshot(categories)
+
+    def _link_text(self, path: Path, text: str) -> None:
+        """Make ``path`` hold ``text`` as a hard link to the one blob with that content."""
+        data = text.encode("utf-8")
+        blob = self.root / ".blobs" / hashlib.sha256(data).hexdigest()
+        if not blob.exists():
+            write_atomically(blob, data)
+        try:
+            os.link(blob, path)
+        except FileExistsError:
+            temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            os.link(blob, temp)
+            os.replace(temp, path)
+        except OSError:
+            # File systems without hard links get a copy: correct, only larger.
+            write_atomically(path, data)
+
+    # --- the whole experiment ------------------------------------------------------------
+
+    def delete_experiment(self) -> None:
+        self.close()
+        # Ids may contain '_', so "a_b_1.py" could be experiment "a_b"'s: files that also match
+        # another experiment of this folder are left alone (never delete what is not ours).
+        others = [
+            path.stem
+            for path in self.root.glob("*.db")
+            if path.stem != self.experiment_id and path.stem.startswith(f"{self.experiment_id}_")
+        ]
+        for folder in ("code", "persist", "environment"):
+            for path in (self.root / folder).iterdir():
+                if _belongs_to(path.name, folder, self.experiment_id, others):
+                    path.unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+        for blob in (self.root / ".blobs").iterdir():
+            # A blob no file links to any more (link count 1: only itself) is garbage.
+            with contextlib.suppress(OSError):
+                if blob.stat().st_nlink == 1:
+                    blob.unlink()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None and self._pid == os.getpid():
+                self._connection.close()
+            self._connection = None
+
+
+def _belongs_to(name: str, folder: str, experiment_id: str, others: Sequence[str]) -> bool:
+    """True when the file ``name`` in ``folder`` is one this experiment wrote."""
+    stem, _, _extension = name.rpartition(".")
+    if folder == "environment":
+        category, _, stem = stem.partition("_")
+        if category not in CATEGORY_FORMATS:
+            return False
+    rest, _, trial = stem.rpartition("_")
+    if not trial.isdigit() or any(rest.startswith(f"{other}_") or rest == other for other in others):
+        return False
+    return rest == experiment_id if folder != "persist" else rest.startswith(f"{experiment_id}_")
+
+
+def _split(series: MetricSeries, size: int) -> Iterator[MetricSeries]:
+    for start in range(0, len(series), size):
+        yield MetricSeries(
+            series.epochs[start : start + size], series.values[start : start + size]
+        )
+
+
+class LocalBackend(Backend):
+    """Experiments in a folder of this machine (default ``xptrack_cache/<experiment id>``)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        # Resolved now, so a copy shipped to a worker with another working directory
+        # still finds the same folder.
+        self._resolved = self.path.resolve()
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def open(self, experiment_id: str) -> LocalExperimentStore:
+        if not self._resolved.exists():
+            logger.info("Creating new cache directory: %s", self._resolved)
+        try:
+            self._resolved.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnavailable(f"cannot create cache directory {self.path}: {error}") from error
+        return LocalExperimentStore(self._resolved, experiment_id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LocalBackend) and other._resolved == self._resolved
+
+    def __hash__(self) -> int:
+        return hash(("local", self._resolved))
