@@ -11,28 +11,22 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import hmac
 import json
 import math
-import os
-import pickle
 from collections.abc import Callable
 from typing import Any
 
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from xptrack.domain.errors import CorruptRecord, SignatureError, UnstorableValue
+from xptrack.domain.errors import CorruptRecord, UnstorableValue
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import TrialRecord, TrialStatus
+from xptrack.domain.user_objects import dump_user_object, load_user_object
 
 #: The key marking a tagged value (a type JSON cannot say by itself).
 TAG = "__xptrack__"
 _INT64 = 2**63
-SIGNING_KEY_ENV = "XPTRACK_SIGNING_KEY"
-_SIGNED_MAGIC = b"XPTS1"
-_DIGEST_SIZE = hashlib.sha256().digest_size
 
 
 # --- values of any type a user passes -------------------------------------------------------
@@ -118,53 +112,6 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "numpy": _decode_numpy,
     "pickle": lambda d: load_user_object(base64.b64decode(d["v"])),
 }
-
-
-# --- a user's own objects: pickles, signed when a key is set -------------------------------
-
-
-def _signing_key() -> bytes | None:
-    key = os.environ.get(SIGNING_KEY_ENV)
-    return key.encode() if key else None
-
-
-def dump_user_object(value: Any) -> bytes:
-    """``value`` pickled, and HMAC-signed when ``XPTRACK_SIGNING_KEY`` is set."""
-    try:
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as error:
-        raise UnstorableValue(
-            f"cannot store {type(value).__name__} {value!r:.80}: it has no JSON form and "
-            f"pickling it failed ({error}); store plain data, or make the object picklable"
-        ) from error
-    key = _signing_key()
-    if key is None:
-        return payload
-    return _SIGNED_MAGIC + hmac.digest(key, payload, "sha256") + payload
-
-
-def load_user_object(data: bytes) -> Any:
-    """The object :func:`dump_user_object` stored; SignatureError when a key is set and the
-    data is unsigned or altered."""
-    key = _signing_key()
-    signed = data.startswith(_SIGNED_MAGIC)
-    if signed:
-        start = len(_SIGNED_MAGIC)
-        digest, payload = data[start : start + _DIGEST_SIZE], data[start + _DIGEST_SIZE :]
-        if key is not None and not hmac.compare_digest(digest, hmac.digest(key, payload, "sha256")):
-            raise SignatureError(
-                f"stored object's signature does not match {SIGNING_KEY_ENV}: refused to load it"
-            )
-    elif key is not None:
-        raise SignatureError(
-            f"stored object is not signed and {SIGNING_KEY_ENV} is set: refused to load it"
-        )
-    else:
-        payload = data
-    try:
-        return pickle.loads(payload)
-    except Exception as error:
-        raise CorruptRecord(f"stored object cannot be unpickled: {error}") from error
 
 
 # --- trial records ---------------------------------------------------------------------------

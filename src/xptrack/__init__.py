@@ -1,0 +1,53 @@
+"""xptrack: reproducible machine-learning experiments on Dask.
+
+>>> import xptrack
+>>> ex = xptrack.Experiment("quickstart")      # doctest: +SKIP
+"""
+
+from xptrack.application.bootstrap import open_backend
+from xptrack.application.experiment import Experiment
+from xptrack.application.runtime import step_rng
+from xptrack.application.steps import Parameter, Undefined
+from xptrack.application.trials import ActiveTrial, TrialRecorder
+from xptrack.errors import (
+    ConflictError,
+    CorruptRecord,
+    InvalidArgument,
+    InvalidBackend,
+    InvalidName,
+    NotFoundError,
+    SignatureError,
+    StoreError,
+    StoreUnavailable,
+    TrialStateError,
+    UndefinedParameter,
+    UnknownParameter,
+    UnstorableValue,
+    XptrackError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveTrial",
+    "ConflictError",
+    "CorruptRecord",
+    "Experiment",
+    "InvalidArgument",
+    "InvalidBackend",
+    "InvalidName",
+    "NotFoundError",
+    "Parameter",
+    "SignatureError",
+    "StoreError",
+    "StoreUnavailable",
+    "TrialRecorder",
+    "TrialStateError",
+    "UndefinedParameter",
+    "UnknownParameter",
+    "UnstorableValue",
+    "Undefined",
+    "XptrackError",
+    "open_backend",
+    "step_rng",
+]

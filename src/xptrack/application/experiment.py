@@ -1,0 +1,306 @@
+"""The ``Experiment`` facade: what a user of xptrack writes against."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, overload
+
+import dask
+import pandas as pd
+
+from xptrack.application import runtime
+from xptrack.application.bootstrap import default_probe, open_backend
+from xptrack.application.history import history_frame, metric_frame
+from xptrack.application.logs import ensure_visible_logging
+from xptrack.application.runtime import StepKind, TrialContext
+from xptrack.application.steps import Parameter, Step, StepCall, Undefined
+from xptrack.application.trials import TrialRecorder
+from xptrack.domain.code import CodeContext
+from xptrack.domain.environment import CATEGORY_FORMATS, EnvironmentSnapshot
+from xptrack.domain.errors import (
+    InvalidArgument,
+    NotFoundError,
+    TrialStateError,
+    UndefinedParameter,
+    UnknownParameter,
+)
+from xptrack.domain.metric import MetricSeries
+from xptrack.domain.names import validate_name, validate_trial_id
+from xptrack.domain.user_objects import load_user_object
+from xptrack.ports.environment import EnvironmentProbe
+
+logger = logging.getLogger("xptrack.experiment")
+StepFunction = Callable[..., Any]
+
+
+class Experiment:
+    """An experiment: parameters, steps, and the history of every trial, kept in a store.
+
+    >>> ex = Experiment("quickstart")                       # doctest: +SKIP
+    >>> a = ex.parameter("a")
+    >>> @ex.result
+    ... def double(a):
+    ...     return 2 * a
+    >>> ex.set_parameters(a=1)
+    >>> double(a).compute(seed=1)
+    2
+    """
+
+    def __init__(
+        self,
+        id: str,  # noqa: A002 - the seed's and API.md's name for it
+        backend: Any = None,
+        seed: int | None = None,
+        *,
+        capture_environment: bool = True,
+        probe: EnvironmentProbe | None = None,
+    ) -> None:
+        ensure_visible_logging()
+        self.id = validate_name(id, "experiment id")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InvalidArgument(f"seed must be an int or None; got {type(seed).__name__} {seed!r}")
+        self.seed = seed
+        self.backend = open_backend(backend, self.id)
+        self._store = self.backend.open(self.id)
+        runtime.register_store(self.backend, self.id, self._store)
+        if probe is None and capture_environment:
+            probe = default_probe()
+        self._probe = probe
+        self._recorder = TrialRecorder(
+            self._store, probe, metrics=runtime.buffer_for(self.backend, self.id)
+        )
+        self._parameters: dict[str, Any] = {}
+        self._steps: dict[str, Step] = {}
+        verb = "Loaded existing" if self._store.last_trial_id() else "Initialized new"
+        logger.info("%s experiment: %r", verb, self)
+
+    def __repr__(self) -> str:
+        return (
+            f"Experiment(id: {self.id}, trial_id: {self._store.last_trial_id()}, "
+            f"backend: {self.backend!r})"
+        )
+
+    # --- parameters ------------------------------------------------------------------------
+
+    def parameter(self, name: str, default: Any = None) -> Parameter:
+        """Declare a parameter (its value is ``default``, or ``Undefined`` when that is None)."""
+        validate_name(name, "parameter name")
+        if name not in self._parameters or default is not None:
+            self._parameters[name] = Undefined if default is None else default
+        return Parameter(self, name)
+
+    def set_parameters(self, **values: Any) -> None:
+        """Set parameter values for the next trials."""
+        unknown = sorted(set(values) - set(self._parameters))
+        if unknown:
+            declared = ", ".join(self._parameters) or "none yet"
+            raise UnknownParameter(
+                f"unknown parameters {unknown}; declared with ex.parameter(): {declared}"
+            )
+        self._parameters.update(values)
+
+    def get_parameters(self, trial_id: int | None = None) -> dict[str, Any]:
+        """The values the next trial will use, or those trial ``trial_id`` ran with."""
+        if trial_id is None:
+            return dict(self._parameters)
+        return dict(self._store.get_trial(validate_trial_id(trial_id)).parameters)
+
+    # --- steps -----------------------------------------------------------------------------
+
+    @overload
+    def __call__(self, func: StepFunction) -> Step: ...
+    @overload
+    def __call__(self, func: None = None) -> Callable[[StepFunction], Step]: ...
+
+    def __call__(self, func: StepFunction | None = None) -> Step | Callable[[StepFunction], Step]:
+        """``@ex``: a plain step."""
+        return self._decorate(func, StepKind.PLAIN)
+
+    @overload
+    def persist(self, func: StepFunction) -> Step: ...
+    @overload
+    def persist(self, func: None = None) -> Callable[[StepFunction], Step]: ...
+
+    def persist(self, func: StepFunction | None = None) -> Step | Callable[[StepFunction], Step]:
+        """``@ex.persist``: a step whose output is stored in every trial (see ``get_persisted``)."""
+        return self._decorate(func, StepKind.PERSIST)
+
+    @overload
+    def result(self, func: StepFunction) -> Step: ...
+    @overload
+    def result(self, func: None = None) -> Callable[[StepFunction], Step]: ...
+
+    def result(self, func: StepFunction | None = None) -> Step | Callable[[StepFunction], Step]:
+        """``@ex.result``: the step whose output is the trial's result."""
+        return self._decorate(func, StepKind.RESULT)
+
+    def _decorate(
+        self, func: StepFunction | None, kind: StepKind
+    ) -> Step | Callable[[StepFunction], Step]:
+        if func is None:
+            return lambda f: self._define(f, kind)
+        return self._define(func, kind)
+
+    def _define(self, func: StepFunction, kind: StepKind) -> Step:
+        step = Step(self, func, kind)
+        old = self._steps.pop(step.name, None)
+        if old is not None and old.source != step.source:
+            logger.info("Step %s is redefined: the new definition replaces the old one", step.name)
+        self._steps[step.name] = step
+        return step
+
+    def get_code(self, trial_id: int | None = None) -> str:
+        """Source of every step (decorators included) as one text: now, or as in ``trial_id``."""
+        if trial_id is None:
+            return self._code_context().text
+        return self._store.load_code(validate_trial_id(trial_id))
+
+    def _code_context(self) -> CodeContext:
+        return CodeContext({name: step.source for name, step in self._steps.items()})
+
+    # --- trials ----------------------------------------------------------------------------
+
+    @property
+    def trial_id(self) -> int:
+        """The last trial's id (0 when none). Inside a trial use ``current_trial_id``."""
+        if runtime.current_trial() is not None:
+            raise TrialStateError(
+                "ex.trial_id is the last finished or started trial and is not available inside "
+                "a running trial; use ex.current_trial_id"
+            )
+        return self._store.last_trial_id()
+
+    @property
+    def current_trial_id(self) -> int:
+        """The id of the trial running in this thread or task."""
+        trial = runtime.current_trial()
+        if trial is None or trial.experiment_id != self.id:
+            raise TrialStateError(
+                f"no trial of experiment {self.id!r} is running here; current_trial_id works "
+                "inside a step (or use ex.trial_id for the last trial)"
+            )
+        return trial.trial_id
+
+    def run_trial(self, call: StepCall, seed: int | None = None, **dask_kwargs: Any) -> Any:
+        """Run one trial computing ``call`` (what ``call.compute()`` does)."""
+        values = self._values_for(call)
+        code = self._code_context()
+        with self._recorder.trial(self._recordable(values), seed, code) as trial:
+            context = TrialContext(self.id, self.backend, trial.trial_id, trial.seed)
+            graph = self._build_graph(call, context, values)
+            with runtime.trial_running(context):
+                runtime.seed_global_generators(trial.seed)
+                (trial.result,) = dask.compute(graph, **dask_kwargs)
+        return trial.result
+
+    def _values_for(self, call: StepCall) -> dict[str, Any]:
+        if call.experiment is not self:
+            raise InvalidArgument(f"{call!r} belongs to another experiment than {self.id!r}")
+        if self._steps.get(call.step) is None or self._steps[call.step].kind is not StepKind.RESULT:
+            raise InvalidArgument(
+                f"compute() runs a trial and needs the result step's call; {call.step!r} is not "
+                "decorated with @ex.result"
+            )
+        if runtime.current_trial() is not None:
+            raise TrialStateError("a trial cannot be started inside a running trial")
+        values = dict(self._parameters)
+        missing = sorted({p.name for p in call.parameters() if values.get(p.name) is Undefined})
+        if missing:
+            raise UndefinedParameter(
+                f"parameters {missing} have no value: set them with ex.set_parameters("
+                + ", ".join(f"{name}=..." for name in missing)
+                + ") before computing; nothing was recorded"
+            )
+        return values
+
+    @staticmethod
+    def _recordable(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: value for name, value in values.items() if value is not Undefined}
+
+    def _build_graph(self, call: StepCall, context: TrialContext, values: dict[str, Any]) -> Any:
+        """The dask graph of one trial: every step call becomes a task carrying ``context``."""
+        memo: dict[int, Any] = {}
+
+        def convert(node: Any) -> Any:
+            if isinstance(node, StepCall):
+                if id(node) not in memo:
+                    spec = self._steps[node.step].spec  # the latest definition of the step
+                    args = tuple(convert(arg) for arg in node.args)
+                    kwargs = {key: convert(value) for key, value in node.kwargs.items()}
+                    key = f"{node.step}-{context.trial_id}-{len(memo)}"
+                    memo[id(node)] = dask.delayed(runtime.run_step, pure=False)(
+                        context, spec, args, kwargs, dask_key_name=key
+                    )
+                return memo[id(node)]
+            if isinstance(node, Parameter):
+                return values[node.name]
+            if type(node) in (list, tuple):
+                return type(node)(convert(item) for item in node)
+            if type(node) is dict:
+                return {key: convert(value) for key, value in node.items()}
+            return node
+
+        return convert(call)
+
+    def save_metric(self, key: str, epoch: int, value: float) -> None:
+        """Record ``value`` of metric ``key`` at ``epoch`` for the running trial (inside a step)."""
+        validate_name(key, "metric key")
+        runtime.save_metric(self.id, key, epoch, value)
+
+    # --- reading the history ---------------------------------------------------------------
+
+    def get_history(self, verbose: bool = False) -> pd.DataFrame:
+        """Every trial, one row each, indexed by trial id."""
+        return history_frame(self._store.list_trials(), self._parameters, verbose)
+
+    def get_persisted(self, step_name: str, trial_id: int) -> Any:
+        """The output a ``@ex.persist`` step stored in trial ``trial_id``."""
+        validate_name(step_name, "step name")
+        return load_user_object(self._store.load_persisted(step_name, validate_trial_id(trial_id)))
+
+    def load_metric(self, key: str, trial_id: int | Sequence[int]) -> pd.DataFrame:
+        """Metric ``key`` of one or several trials: index ``Epoch``, one column per trial id."""
+        validate_name(key, "metric key")
+        ids = [trial_id] if not isinstance(trial_id, (list, tuple)) else list(trial_id)
+        if not ids:
+            raise InvalidArgument("load_metric needs at least one trial id")
+        series: dict[int, MetricSeries] = {}
+        for raw in ids:
+            tid = validate_trial_id(raw)
+            try:
+                series[tid] = self._store.load_metric(tid, key)
+            except NotFoundError:
+                keys = self._store.metric_keys(tid)
+                raise NotFoundError(
+                    f"no metric {key!r} in trial {tid} of experiment {self.id!r}; "
+                    f"metrics saved in that trial: {keys or 'none'}"
+                ) from None
+        return metric_frame(series)
+
+    def get_environment(self, trial_id: int | None = None, category: str | None = None) -> Any:
+        """The environment of trial ``trial_id`` (now, when None): a dict of categories, or one
+        category (a dict for JSON ones, text for the others)."""
+        if category is not None and category not in CATEGORY_FORMATS:
+            raise InvalidArgument(
+                f"unknown environment category {category!r}; accepted: {', '.join(CATEGORY_FORMATS)}"
+            )
+        snapshot = self._environment(trial_id)
+        if category is not None:
+            return _parse_category(category, snapshot[category])
+        return {name: _parse_category(name, text) for name, text in snapshot.categories.items()}
+
+    def get_python_packages(self, trial_id: int | None = None) -> list[str]:
+        """Installed distributions, ``pip freeze``-like (``name==version``), now or in a trial."""
+        return self._environment(trial_id)["requirements"].splitlines()
+
+    def _environment(self, trial_id: int | None) -> EnvironmentSnapshot:
+        if trial_id is not None:
+            return self._store.load_environment(validate_trial_id(trial_id))
+        probe = self._probe or default_probe()
+        return probe.capture()
+
+
+def _parse_category(category: str, text: str) -> Any:
+    return json.loads(text) if CATEGORY_FORMATS[category] == "json" else text

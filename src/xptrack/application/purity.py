@@ -1,0 +1,51 @@
+"""The purity check: the same step with the same inputs should give the same output."""
+
+from __future__ import annotations
+
+import logging
+import reprlib
+from typing import TYPE_CHECKING, Any
+
+import dask
+from dask.base import tokenize
+
+from xptrack.domain.step_hash import StepHash
+from xptrack.ports.repositories import StepHashRepository
+
+if TYPE_CHECKING:
+    from xptrack.application.runtime import StepSpec
+
+logger = logging.getLogger("xptrack.experiment")
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 60
+
+
+def deterministic_hash(value: Any) -> str | None:
+    """dask's token of ``value``, or None when dask cannot hash it the same way twice."""
+    try:
+        with dask.config.set({"tokenize.ensure-deterministic": True}):
+            return str(tokenize(value))
+    except Exception:  # noqa: BLE001 - any object may fail to tokenize; the check is best effort
+        return None
+
+
+def check_purity(
+    store: StepHashRepository, spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
+    result: Any,
+) -> bool:
+    """Record the step's hashes; warn and return False when its output changed for the same
+    inputs (and code). Outputs that cannot be hashed are skipped, not an error."""
+    input_hash = deterministic_hash((spec.code_hash, args, kwargs))
+    output_hash = deterministic_hash(result)
+    if input_hash is None or output_hash is None:
+        logger.debug("Purity check skipped for step %s: inputs or output not hashable", spec.name)
+        return True
+    record = StepHash(spec.name, input_hash, output_hash)
+    previous = store.swap_step_hash(spec.name, input_hash, output_hash)
+    if record.conflicts_with(previous):
+        logger.warning(
+            "Experiment step result is changed with the same input: (step: %s, args: %s, kwargs: %s)",
+            spec.name, _short.repr(args), _short.repr(kwargs),
+        )
+        return False
+    return True

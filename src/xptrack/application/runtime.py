@@ -1,0 +1,232 @@
+"""What runs inside a step, wherever dask runs it: a thread, a process, a distributed worker.
+
+A trial travels to its tasks as a small :class:`TrialContext` (the experiment id,
+the backend's configuration, the trial id and seed). Each process opens its own
+store from that configuration once and keeps it; metric points are buffered per
+process and written in batches, at the latest when the step that saved them ends.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from xptrack.domain.user_objects import dump_user_object
+from xptrack.application.purity import check_purity
+from xptrack.domain.errors import StoreError, TrialStateError
+from xptrack.domain.metric import MetricSeries, check_epoch, check_metric_value
+from xptrack.domain.seeding import derive_step_seed
+from xptrack.ports.repositories import Backend, ExperimentStore
+
+logger = logging.getLogger("xptrack.experiment")
+
+#: Points buffered in a process before they are written without waiting for the step to end.
+FLUSH_EVERY_POINTS = 5_000
+
+
+@attrs.frozen
+class TrialContext:
+    """What a task needs to know about the trial it belongs to (small and picklable)."""
+
+    experiment_id: str
+    backend: Backend
+    trial_id: int
+    seed: int
+
+
+@attrs.frozen
+class StepScope:
+    """A step being run within a trial."""
+
+    trial: TrialContext
+    step: str
+    seed: int
+
+
+_SCOPE: contextvars.ContextVar[StepScope | None] = contextvars.ContextVar(
+    "xptrack_step_scope", default=None
+)
+_TRIAL: contextvars.ContextVar[TrialContext | None] = contextvars.ContextVar(
+    "xptrack_trial", default=None
+)
+
+
+def current_trial() -> TrialContext | None:
+    """The trial whose step (or driver) is running in this thread, if any."""
+    scope = _SCOPE.get()
+    return scope.trial if scope is not None else _TRIAL.get()
+
+
+@contextmanager
+def trial_running(context: TrialContext) -> Iterator[None]:
+    """Mark the driver thread as running ``context`` (for ``current_trial_id``)."""
+    token = _TRIAL.set(context)
+    try:
+        yield
+    finally:
+        _TRIAL.reset(token)
+
+
+# --- stores and metric buffers, one per process -------------------------------------------
+
+
+class MetricBuffer:
+    """Metric points of one experiment waiting to be written, shared by a process's threads."""
+
+    def __init__(self, store: ExperimentStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[int, str], MetricSeries] = {}
+        self._count = 0
+
+    def add(self, trial_id: int, key: str, epoch: int, value: float) -> None:
+        with self._lock:
+            series = self._pending.get((trial_id, key))
+            if series is None:
+                series = self._pending[(trial_id, key)] = MetricSeries()
+            series.append(epoch, value)
+            self._count += 1
+            full = self._count >= FLUSH_EVERY_POINTS
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every pending point in one batch."""
+        with self._lock:
+            pending, self._pending, self._count = self._pending, {}, 0
+            if pending:
+                # Written under the lock so that batches of one series keep their order.
+                batch = [(trial_id, key, series) for (trial_id, key), series in pending.items()]
+                self._store.append_metrics(batch)
+
+
+_stores: dict[tuple[Backend, str], ExperimentStore] = {}
+_buffers: dict[tuple[Backend, str], MetricBuffer] = {}
+_registry_lock = threading.Lock()
+
+
+def register_store(backend: Backend, experiment_id: str, store: ExperimentStore) -> None:
+    """Let tasks in this process reuse a store the experiment already opened."""
+    with _registry_lock:
+        _stores[(backend, experiment_id)] = store
+
+
+def store_for(backend: Backend, experiment_id: str) -> ExperimentStore:
+    """This process's store for the experiment, opened on first use."""
+    key = (backend, experiment_id)
+    with _registry_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = backend.open(experiment_id)
+        return store
+
+
+def buffer_for(backend: Backend, experiment_id: str) -> MetricBuffer:
+    """This process's metric buffer for the experiment."""
+    store = store_for(backend, experiment_id)
+    key = (backend, experiment_id)
+    with _registry_lock:
+        buffer = _buffers.get(key)
+        if buffer is None:
+            buffer = _buffers[key] = MetricBuffer(store)
+        return buffer
+
+
+def save_metric(experiment_id: str, key: str, epoch: Any, value: Any) -> None:
+    """Buffer one point for the trial running in this thread."""
+    trial = current_trial()
+    if trial is None or trial.experiment_id != experiment_id:
+        raise TrialStateError(
+            f"save_metric({key!r}, ...) must be called inside a step of a running trial of "
+            f"experiment {experiment_id!r}"
+        )
+    point_epoch, point_value = check_epoch(epoch), check_metric_value(value)
+    buffer_for(trial.backend, experiment_id).add(trial.trial_id, key, point_epoch, point_value)
+
+
+def flush_metrics(backend: Backend, experiment_id: str) -> None:
+    """Write this process's pending points of the experiment, if it has any."""
+    with _registry_lock:
+        buffer = _buffers.get((backend, experiment_id))
+    if buffer is not None:
+        buffer.flush()
+
+
+# --- running one step ---------------------------------------------------------------------
+
+
+def seed_global_generators(seed: int) -> None:
+    """Seed ``random`` and NumPy's global state."""
+    random.seed(seed)
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - numpy is a dependency of pandas
+        return
+    numpy.random.seed(seed)
+
+
+def step_rng() -> Any:
+    """A NumPy Generator seeded for the running step: reproducible even when steps run in
+    parallel threads, which share (and race on) the global generators."""
+    import numpy
+
+    scope = _SCOPE.get()
+    if scope is None:
+        raise TrialStateError("step_rng() must be called inside a step of a running trial")
+    return numpy.random.default_rng(scope.seed)
+
+
+class StepKind(str, enum.Enum):
+    """What xptrack does with a step's output besides passing it on."""
+
+    PLAIN = "plain"
+    PERSIST = "persist"
+    RESULT = "result"
+
+
+@attrs.frozen
+class StepSpec:
+    """A step as shipped to the task that runs it."""
+
+    name: str
+    kind: StepKind
+    func: Callable[..., Any]
+    code_hash: str
+
+
+def run_step(
+    context: TrialContext, spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Run one step of a trial: the task dask executes for every step call."""
+    seed = derive_step_seed(context.seed, spec.name)
+    token = _SCOPE.set(StepScope(context, spec.name, seed))
+    try:
+        seed_global_generators(seed)
+        result = spec.func(*args, **kwargs)
+    except BaseException:
+        _flush_after_failure(context, spec.name)
+        raise
+    finally:
+        _SCOPE.reset(token)
+    flush_metrics(context.backend, context.experiment_id)
+    store = store_for(context.backend, context.experiment_id)
+    if spec.kind is StepKind.PERSIST:
+        store.save_persisted(spec.name, context.trial_id, dump_user_object(result))
+    check_purity(store, spec, args, kwargs, result)
+    return result
+
+
+def _flush_after_failure(context: TrialContext, step: str) -> None:
+    # The step's own error is what the user must see; a store error here is only logged.
+    try:
+        flush_metrics(context.backend, context.experiment_id)
+    except StoreError:
+        logger.exception("Could not save metrics of failed step %s (trial id=%s)", step, context.trial_id)

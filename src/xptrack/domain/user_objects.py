@@ -1,0 +1,64 @@
+"""A user's own objects (persisted outputs, values with no JSON form): pickles, signed on demand.
+
+Pickle can run code when loaded, so xptrack pickles only what the user handed it,
+never its own records. With ``XPTRACK_SIGNING_KEY`` set, every pickle is written
+with an HMAC-SHA256 signature and one that is unsigned or altered is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import pickle
+from typing import Any
+
+from xptrack.domain.errors import CorruptRecord, SignatureError, UnstorableValue
+
+SIGNING_KEY_ENV = "XPTRACK_SIGNING_KEY"
+_SIGNED_MAGIC = b"XPTS1"
+_DIGEST_SIZE = hashlib.sha256().digest_size
+
+
+def _signing_key() -> bytes | None:
+    key = os.environ.get(SIGNING_KEY_ENV)
+    return key.encode() if key else None
+
+
+def dump_user_object(value: Any) -> bytes:
+    """``value`` pickled, and HMAC-signed when ``XPTRACK_SIGNING_KEY`` is set."""
+    try:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        raise UnstorableValue(
+            f"cannot store {type(value).__name__} {value!r:.80}: it has no JSON form and "
+            f"pickling it failed ({error}); store plain data, or make the object picklable"
+        ) from error
+    key = _signing_key()
+    if key is None:
+        return payload
+    return _SIGNED_MAGIC + hmac.digest(key, payload, "sha256") + payload
+
+
+def load_user_object(data: bytes) -> Any:
+    """The object :func:`dump_user_object` stored; SignatureError when a key is set and the
+    data is unsigned or altered."""
+    key = _signing_key()
+    signed = data.startswith(_SIGNED_MAGIC)
+    if signed:
+        start = len(_SIGNED_MAGIC)
+        digest, payload = data[start : start + _DIGEST_SIZE], data[start + _DIGEST_SIZE :]
+        if key is not None and not hmac.compare_digest(digest, hmac.digest(key, payload, "sha256")):
+            raise SignatureError(
+                f"stored object's signature does not match {SIGNING_KEY_ENV}: refused to load it"
+            )
+    elif key is not None:
+        raise SignatureError(
+            f"stored object is not signed and {SIGNING_KEY_ENV} is set: refused to load it"
+        )
+    else:
+        payload = data
+    try:
+        return pickle.loads(payload)
+    except Exception as error:
+        raise CorruptRecord(f"stored object cannot be unpickled: {error}") from error
