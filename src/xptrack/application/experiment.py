@@ -244,6 +244,13 @@ class Experiment:
 
         return convert(call)
 
+    def main(self, result: StepCall, argv: Sequence[str] | None = None) -> Any:
+        """Command-line entry: ``python script.py a=1 b=2 --seed 1`` runs one trial of ``result``
+        with those parameters and prints its result (call under ``if __name__ == '__main__'``)."""
+        from xptrack.application.cli import run_from_command_line
+
+        return run_from_command_line(result, argv)
+
     def save_metric(self, key: str, epoch: int, value: float) -> None:
         """Record ``value`` of metric ``key`` at ``epoch`` for the running trial (inside a step)."""
         validate_name(key, "metric key")
