@@ -187,6 +187,7 @@ class Experiment:
         """Run one trial computing ``call`` (what ``call.compute()`` does)."""
         values = self._values_for(call)
         code = self._code_context()
+        seed = seed if seed is not None else self.seed
         with self._recorder.trial(self._recordable(values), seed, code) as trial:
             context = TrialContext(self.id, self.backend, trial.trial_id, trial.seed)
             graph = self._build_graph(call, context, values)

@@ -1,0 +1,104 @@
+"""Domain rules: names, trial transitions, metric series, snapshots, code context, seeds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+
+from xptrack.domain.code import CodeContext
+from xptrack.domain.environment import EnvironmentSnapshot
+from xptrack.domain.metric import MetricSeries, check_epoch, check_metric_value
+from xptrack.domain.names import validate_name, validate_trial_id
+from xptrack.domain.seeding import SEED_LIMIT, derive_step_seed
+from xptrack.domain.trial import TrialRecord, TrialStatus
+from xptrack.errors import InvalidArgument, InvalidName
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("name", ["a", "A1", "loss", "my-exp.v2_1", "9lives", "x" * 100])
+def test_valid_names_are_accepted(name):
+    assert validate_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", "../x", "a:b", "$x", "_a", "-a", ".a", "a b", "a/b", "é", "x" * 101, None, 3, b"a"]
+)
+def test_invalid_names_are_refused_with_the_rule(name):
+    with pytest.raises(InvalidName, match="letters, digits"):
+        validate_name(name, "experiment id")
+
+
+def test_invalid_name_is_also_a_value_error():
+    with pytest.raises(ValueError):
+        validate_name("a:b")
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.0, "1", True, None])
+def test_trial_ids_must_be_positive_ints(value):
+    with pytest.raises(InvalidArgument, match="trial id"):
+        validate_trial_id(value)
+
+
+def test_numpy_integers_are_trial_ids():
+    np = pytest.importorskip("numpy")
+    assert validate_trial_id(np.int64(3)) == 3
+
+
+def test_trial_success_and_failure_transitions():
+    record = TrialRecord(1, {"a": 1}, NOW, seed=5)
+    assert record.status is TrialStatus.RUNNING and not record.success
+    done = record.succeeded(2.5, NOW, 0.1)
+    assert done.success and done.result == 2.5 and done.result_type == "float"
+    failed = record.failed(ValueError("bad input"), NOW, 0.2)
+    assert not failed.success and failed.description == "ValueError: bad input"
+    assert failed.status is TrialStatus.FAILED
+
+
+def test_result_type_names_the_module_of_non_builtins():
+    np = pytest.importorskip("numpy")
+    assert TrialRecord(1, {}, NOW).succeeded(np.float64(1), NOW, 0).result_type == "numpy.float64"
+
+
+def test_metric_series_equality_treats_nan_as_equal():
+    assert MetricSeries([1, 2], [math.nan, 1.0]) == MetricSeries([1, 2], [math.nan, 1.0])
+    assert MetricSeries([1, 2], [math.nan, 1.0]) != MetricSeries([1, 2], [0.0, 1.0])
+    assert MetricSeries([1], [1.0]) != MetricSeries([1, 2], [1.0, 1.0])
+
+
+@pytest.mark.parametrize("epoch", [1.5, "1", True, None])
+def test_metric_epoch_must_be_int(epoch):
+    with pytest.raises(InvalidArgument, match="epoch must be an int"):
+        check_epoch(epoch)
+
+
+@pytest.mark.parametrize("value", ["1", None, [1], True])
+def test_metric_value_must_be_real(value):
+    with pytest.raises(InvalidArgument, match="real number"):
+        check_metric_value(value)
+
+
+def test_snapshot_refuses_unknown_categories_and_reports_changes():
+    with pytest.raises(InvalidArgument, match="accepted: device, cpu"):
+        EnvironmentSnapshot({"gpu": "{}"})
+    before = EnvironmentSnapshot({"requirements": "a==1\nb==1\n", "cpu": "{}"})
+    after = EnvironmentSnapshot({"requirements": "a==1\nb==2\n", "cpu": "{}"})
+    changes = after.changes_since(before)
+    assert list(changes) == ["requirements"]
+    assert "-b==1" in changes["requirements"] and "+b==2" in changes["requirements"]
+
+
+def test_code_context_names_changed_steps():
+    before = CodeContext({"f": "def f():\n    return 1\n", "g": "def g():\n    pass\n"})
+    after = CodeContext({"f": "def f():\n    return 2\n", "g": "def g():\n    pass\n"})
+    assert after.changed_steps(before.text) == ["f"]
+    assert before.text.count("def ") == 2
+
+
+def test_step_seeds_depend_on_trial_seed_and_step_name_only():
+    assert derive_step_seed(1, "a") == derive_step_seed(1, "a")
+    assert derive_step_seed(1, "a") != derive_step_seed(1, "b")
+    assert derive_step_seed(1, "a") != derive_step_seed(2, "a")
+    assert 0 <= derive_step_seed(123, "x") < SEED_LIMIT

@@ -1,0 +1,111 @@
+"""Serialization: exact round trips of user values, JSON-only tracker records, signed pickles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from xptrack.adapters.serialization import (
+    decode_metric_chunk,
+    decode_value,
+    dump_json,
+    encode_metric_chunk,
+    encode_value,
+    load_json,
+    trial_from_json,
+    trial_to_json,
+)
+from xptrack.domain.metric import MetricSeries
+from xptrack.domain.trial import TrialRecord
+from xptrack.domain.user_objects import dump_user_object, load_user_object
+from xptrack.errors import CorruptRecord, SignatureError, UnstorableValue
+
+
+class Opaque:
+    def __init__(self, x):
+        self.x = x
+
+    def __eq__(self, other):
+        return isinstance(other, Opaque) and other.x == self.x
+
+
+VALUES = [
+    0, -1, 2**63, -(2**63) - 1, 10**40, 1.5, -0.0, math.inf, -math.inf, "", "ünï", None, True,
+    [1, [2, "x"]], (1, (2,)), {"a": {"b": [1]}}, {1: "int key"}, {"__xptrack__": "not a tag"},
+    np.float32(1.25), np.int8(-3), np.bool_(False), dt.datetime(2026, 1, 2, 3, 4, 5),
+    dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc), dt.date(2026, 1, 2), dt.timedelta(seconds=3),
+    b"\x00\x80", 1 + 2j, Opaque(3),
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=lambda v: type(v).__name__)
+def test_values_round_trip_exactly_through_json_text(value):
+    back = decode_value(load_json(dump_json(encode_value(value))))
+    assert back == value and type(back) is type(value)
+
+
+def test_nan_round_trips_as_nan():
+    assert math.isnan(decode_value(load_json(dump_json(encode_value(math.nan)))))
+
+
+def test_plain_json_values_stay_readable_in_the_store():
+    assert encode_value({"a": [1, "x", None]}) == {"a": [1, "x", None]}
+
+
+def test_trial_record_json_has_no_pickle_for_plain_values():
+    record = TrialRecord(1, {"a": 1}, dt.datetime.now(dt.timezone.utc)).succeeded(2, dt.datetime.now(dt.timezone.utc), 1.0)
+    text = trial_to_json(record)
+    assert json.loads(text)["result"] == 2
+    assert trial_from_json(text) == record
+
+
+def test_a_pickle_where_a_record_belongs_is_refused_not_loaded(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    with pytest.raises(CorruptRecord, match="not JSON"):
+        trial_from_json(pickle.dumps(Exploit()))
+    assert not marker.exists()
+
+
+def test_a_foreign_json_document_is_a_corrupt_record():
+    with pytest.raises(CorruptRecord, match="format"):
+        trial_from_json('{"hello": 1}')
+
+
+def test_unknown_tag_is_a_corrupt_record():
+    with pytest.raises(CorruptRecord, match="unknown value tag"):
+        decode_value({"__xptrack__": "bogus"})
+
+
+def test_unpicklable_value_is_refused_with_the_reason():
+    with pytest.raises(UnstorableValue, match="pickling it failed"):
+        encode_value(lambda: 1)
+
+
+def test_metric_chunks_keep_nan_and_infinities():
+    series = MetricSeries([3, 1, 1], [math.nan, math.inf, -1.0])
+    assert decode_metric_chunk(encode_metric_chunk(series)) == series
+
+
+def test_signed_user_objects(monkeypatch):
+    unsigned = dump_user_object({"w": 1})
+    monkeypatch.setenv("XPTRACK_SIGNING_KEY", "k1")
+    signed = dump_user_object({"w": 1})
+    assert load_user_object(signed) == {"w": 1}
+    with pytest.raises(SignatureError, match="not signed"):
+        load_user_object(unsigned)
+    tampered = signed[:-2] + bytes([signed[-2] ^ 1]) + signed[-1:]
+    with pytest.raises(SignatureError, match="does not match"):
+        load_user_object(tampered)
+    monkeypatch.setenv("XPTRACK_SIGNING_KEY", "another key")
+    with pytest.raises(SignatureError):
+        load_user_object(signed)
