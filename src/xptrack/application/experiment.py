@@ -76,6 +76,12 @@ class Experiment:
         verb = "Loaded existing" if self._store.last_trial_id() else "Initialized new"
         logger.info("%s experiment: %r", verb, self)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Step functions defined in a script are pickled by value with the globals they use,
+        # ``ex`` among them: a worker process gets a handle on the same experiment, opened
+        # from the backend's configuration, never the live store.
+        return (_experiment_in_worker, (self.id, self.backend, self.seed))
+
     def __repr__(self) -> str:
         return (
             f"Experiment(id: {self.id}, trial_id: {self._store.last_trial_id()}, "
@@ -196,7 +202,40 @@ class Experiment:
                 (trial.result,) = dask.compute(graph, **dask_kwargs)
         return trial.result
 
-    def _values_for(self, call: StepCall) -> dict[str, Any]:
+    def run_trials(
+        self,
+        result: StepCall,
+        parameter_sets: Sequence[Mapping[str, Any]],
+        seed: int | None = None,
+        errors: str = "raise",
+        **dask_kwargs: Any,
+    ) -> list[Any]:
+        """Run one trial per parameter set, all at once on the dask scheduler in use (a sweep).
+
+        Each mapping overrides the current parameter values for its trial only. Every
+        trial is recorded, failed ones too; then, with ``errors='raise'``, the first error
+        is raised, and with ``errors='return'`` failed trials give their exception in the
+        returned list. Progress is logged as trials finish.
+
+        >>> ex.run_trials(score, [{"a": 1}, {"a": 2}, {"a": 3}])   # doctest: +SKIP
+        [3.33, 2.5, 2.0]
+        """
+        from xptrack.application.sweep import run_trials
+
+        return run_trials(self, result, parameter_sets, seed, errors, dask_kwargs)
+
+    def _prepare_trial(self, call: StepCall, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(overrides) - set(self._parameters))
+        if unknown:
+            raise UnknownParameter(
+                f"unknown parameters {unknown}; declared with ex.parameter(): "
+                + (", ".join(self._parameters) or "none yet")
+            )
+        return self._values_for(call, overrides)
+
+    def _values_for(
+        self, call: StepCall, overrides: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         if call.experiment is not self:
             raise InvalidArgument(f"{call!r} belongs to another experiment than {self.id!r}")
         if self._steps.get(call.step) is None or self._steps[call.step].kind is not StepKind.RESULT:
@@ -206,7 +245,7 @@ class Experiment:
             )
         if runtime.current_trial() is not None:
             raise TrialStateError("a trial cannot be started inside a running trial")
-        values = dict(self._parameters)
+        values = {**self._parameters, **(overrides or {})}
         missing = sorted({p.name for p in call.parameters() if values.get(p.name) is Undefined})
         if missing:
             raise UndefinedParameter(
@@ -308,6 +347,19 @@ class Experiment:
             return self._store.load_environment(validate_trial_id(trial_id))
         probe = self._probe or default_probe()
         return probe.capture()
+
+
+_worker_experiments: dict[tuple[Any, str], Experiment] = {}
+
+
+def _experiment_in_worker(experiment_id: str, backend: Any, seed: int | None) -> Experiment:
+    """This process's handle on an experiment shipped from another process (one per process)."""
+    key = (backend, experiment_id)
+    experiment = _worker_experiments.get(key)
+    if experiment is None:
+        experiment = Experiment(experiment_id, backend, seed, capture_environment=False)
+        _worker_experiments[key] = experiment
+    return experiment
 
 
 def _parse_category(category: str, text: str) -> Any:

@@ -13,7 +13,7 @@ import enum
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -40,6 +40,8 @@ class TrialContext:
     backend: Backend
     trial_id: int
     seed: int
+    #: In a sweep, a failing step ends only its own trial: its error travels as a value.
+    isolate_errors: bool = False
 
 
 @attrs.frozen
@@ -202,10 +204,46 @@ class StepSpec:
     code_hash: str
 
 
+@attrs.frozen
+class StepFailure:
+    """The error of a step in a sweep, passed downstream instead of raised."""
+
+    error: BaseException
+
+
+def _upstream_failure(values: Iterable[Any]) -> StepFailure | None:
+    for value in values:
+        if isinstance(value, StepFailure):
+            return value
+        if type(value) in (list, tuple):
+            found = _upstream_failure(value)
+            if found is not None:
+                return found
+        elif type(value) is dict:
+            found = _upstream_failure(value.values())
+            if found is not None:
+                return found
+    return None
+
+
 def run_step(
     context: TrialContext, spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     """Run one step of a trial: the task dask executes for every step call."""
+    if not context.isolate_errors:
+        return _run_step(context, spec, args, kwargs)
+    failure = _upstream_failure([*args, *kwargs.values()])
+    if failure is not None:
+        return failure
+    try:
+        return _run_step(context, spec, args, kwargs)
+    except Exception as error:  # noqa: BLE001 - recorded as this trial's failure by the sweep
+        return StepFailure(error)
+
+
+def _run_step(
+    context: TrialContext, spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     seed = derive_step_seed(context.seed, spec.name)
     token = _SCOPE.set(StepScope(context, spec.name, seed))
     try:
