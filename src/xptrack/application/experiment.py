@@ -342,6 +342,13 @@ class Experiment:
         """Installed distributions, ``pip freeze``-like (``name==version``), now or in a trial."""
         return self._environment(trial_id)["requirements"].splitlines()
 
+    def start_dashboard(self, port: int = 5000, host: str = "127.0.0.1") -> Any:
+        """Serve a web page of the history, metrics, code and environment; returns a handle
+        with ``url`` and ``stop()``. Bound to this machine only unless ``host`` says otherwise."""
+        from xptrack.application.dashboard import Dashboard
+
+        return Dashboard(self, host, port)
+
     def _environment(self, trial_id: int | None) -> EnvironmentSnapshot:
         if trial_id is not None:
             return self._store.load_environment(validate_trial_id(trial_id))
