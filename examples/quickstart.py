@@ -39,4 +39,5 @@ if __name__ == "__main__":
         print(ex.get_history())
         print("\nMetric 'loss' of the last two trials (first epochs):")
         print(ex.load_metric("loss", trial_id=[ex.trial_id - 1, ex.trial_id]).head())
-        print(f"\nPersisted 'features' of trial {ex.trial_id}: {ex.get_persisted('features', ex.trial_id)}")
+        features = ex.get_persisted("features", ex.trial_id)
+        print(f"\nPersisted 'features' of trial {ex.trial_id}: {features}")

@@ -66,8 +66,14 @@ def test_session_runs_as_written_and_lands_in_the_seed_layout(tmp_path):
     done = run_python(str(script), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(10 / 3), "2.5"]
-    assert "Initialized new experiment: Experiment(id: quickstart, trial_id: 0, backend: LocalBackend('xptrack_cache/quickstart'))" in done.stderr
-    assert "Started Experiment (trial id=1)" in done.stderr and "Finished Experiment (trial id=2)" in done.stderr
+    assert (
+        "Initialized new experiment: Experiment(id: quickstart, trial_id: 0, "
+        "backend: LocalBackend('xptrack_cache/quickstart'))" in done.stderr
+    )
+    assert (
+        "Started Experiment (trial id=1)" in done.stderr
+        and "Finished Experiment (trial id=2)" in done.stderr
+    )
     root = tmp_path / "xptrack_cache" / "quickstart"
     assert (root / "quickstart.db").is_file()
     assert (root / "code" / "quickstart_1.py").read_text().count("def ") == 3
@@ -142,13 +148,23 @@ def test_xptrack_run_builds_the_graph_and_runs_one_trial(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
         [str(xptrack_cli), "run", str(script), "a=2", "b=name", "--seed", "1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False, env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
     )
     # b='name' is a string: the trial runs and fails on 2 + 'name', and is recorded as failed.
     assert done.returncode != 0 and "TypeError" in done.stderr
     done = subprocess.run(
         [str(xptrack_cli), "run", str(script), "a=2", "--seed", "1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False, env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == repr(2.5)

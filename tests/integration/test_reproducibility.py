@@ -41,7 +41,7 @@ def test_code_is_saved_per_trial_and_a_change_warned_with_its_diff(backend, capl
 
     model().compute()
 
-    @ex.result  # noqa: F811 - a notebook redefines the step
+    @ex.result
     def model():
         return 2
 
@@ -79,7 +79,9 @@ def test_purity_warning_for_an_impure_step_and_none_for_a_pure_one(backend, capl
         total(pure(x), impure(x)).compute(seed=1)
     purity = [m for m in warnings_of(caplog) if "same input" in m]
     assert len(purity) == 1
-    assert purity[0].startswith("Experiment step result is changed with the same input: (step: impure, args: (3,)")
+    assert purity[0].startswith(
+        "Experiment step result is changed with the same input: (step: impure, args: (3,)"
+    )
 
 
 def parallel_draws(ex):

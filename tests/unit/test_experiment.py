@@ -52,7 +52,14 @@ def test_the_quickstart_session_records_two_trials(make_experiment):
     assert ex.trial_id == 2
     history = ex.get_history()
     assert list(history.columns) == [
-        "a", "b", "Result", "Result Type", "Success", "Finished", "Process Time", "Description"
+        "a",
+        "b",
+        "Result",
+        "Result Type",
+        "Success",
+        "Finished",
+        "Process Time",
+        "Description",
     ]
     assert history.index.name == "Trial ID" and list(history.index) == [1, 2]
     assert list(history["b"]) == [2, 3] and list(history["Success"]) == [True, True]
@@ -160,7 +167,7 @@ def test_compute_needs_the_result_step(make_experiment):
     def plain():
         return 1
 
-    with pytest.raises(InvalidArgument, match="@ex.result"):
+    with pytest.raises(InvalidArgument, match=r"@ex\.result"):
         plain().compute()
 
 
@@ -248,7 +255,7 @@ def test_redefining_a_step_replaces_it_and_logs_the_code_change(make_experiment,
     call = model()
     assert call.compute() == 1
 
-    @ex.result  # noqa: F811 - redefined on purpose, as in a notebook
+    @ex.result
     def model():
         return 2
 
@@ -307,7 +314,10 @@ def test_a_generated_seed_is_logged_and_recorded(make_experiment, caplog):
 
 def test_repr_shows_id_trial_and_backend(make_experiment, memory_backend):
     ex = make_experiment("repr-test")
-    assert repr(ex) == f"Experiment(id: repr-test, trial_id: 0, backend: MemoryBackend('{memory_backend.location}'))"
+    assert (
+        repr(ex) == "Experiment(id: repr-test, trial_id: 0, "
+        f"backend: MemoryBackend('{memory_backend.location}'))"
+    )
 
 
 def test_reopening_loads_the_history(make_experiment, caplog):
@@ -321,7 +331,10 @@ def test_reopening_loads_the_history(make_experiment, caplog):
     with caplog.at_level(logging.INFO, logger="xptrack"):
         again = make_experiment("again")
     assert again.trial_id == 1 and again.get_history().loc[1, "Result"] == 5
-    assert any(r.getMessage().startswith("Loaded existing experiment: Experiment(id: again") for r in caplog.records)
+    assert any(
+        r.getMessage().startswith("Loaded existing experiment: Experiment(id: again")
+        for r in caplog.records
+    )
 
 
 @pytest.mark.parametrize("bad", ["../x", "a:b", "", "$x", None])
@@ -338,13 +351,19 @@ def test_environment_is_recorded_and_a_change_warned(make_experiment, probe, cap
         return 1
 
     step().compute()
-    probe.snapshot = type(probe.snapshot)({**probe.snapshot.categories, "requirements": "dask==2\n"})
+    probe.snapshot = type(probe.snapshot)(
+        {**probe.snapshot.categories, "requirements": "dask==2\n"}
+    )
     with caplog.at_level(logging.WARNING, logger="xptrack"):
         step().compute()
     assert ex.get_python_packages(1) == ["dask==1"] and ex.get_python_packages(2) == ["dask==2"]
     assert ex.get_environment(1, "python") == {"version": "3.11"}
-    warning = next(r.getMessage() for r in caplog.records if "Environment has been changed" in r.getMessage())
-    assert warning.startswith("Environment has been changed: requirements") and "+dask==2" in warning
+    warning = next(
+        r.getMessage() for r in caplog.records if "Environment has been changed" in r.getMessage()
+    )
+    assert (
+        warning.startswith("Environment has been changed: requirements") and "+dask==2" in warning
+    )
 
 
 def test_unstorable_parameter_records_nothing(make_experiment):

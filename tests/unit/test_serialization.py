@@ -35,11 +35,34 @@ class Opaque:
 
 
 VALUES = [
-    0, -1, 2**63, -(2**63) - 1, 10**40, 1.5, -0.0, math.inf, -math.inf, "", "ünï", None, True,
-    [1, [2, "x"]], (1, (2,)), {"a": {"b": [1]}}, {1: "int key"}, {"__xptrack__": "not a tag"},
-    np.float32(1.25), np.int8(-3), np.bool_(False), dt.datetime(2026, 1, 2, 3, 4, 5),
-    dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc), dt.date(2026, 1, 2), dt.timedelta(seconds=3),
-    b"\x00\x80", 1 + 2j, Opaque(3),
+    0,
+    -1,
+    2**63,
+    -(2**63) - 1,
+    10**40,
+    1.5,
+    -0.0,
+    math.inf,
+    -math.inf,
+    "",
+    "ünï",
+    None,
+    True,
+    [1, [2, "x"]],
+    (1, (2,)),
+    {"a": {"b": [1]}},
+    {1: "int key"},
+    {"__xptrack__": "not a tag"},
+    np.float32(1.25),
+    np.int8(-3),
+    np.bool_(False),
+    dt.datetime(2026, 1, 2, 3, 4, 5),
+    dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc),
+    dt.date(2026, 1, 2),
+    dt.timedelta(seconds=3),
+    b"\x00\x80",
+    1 + 2j,
+    Opaque(3),
 ]
 
 
@@ -58,7 +81,9 @@ def test_plain_json_values_stay_readable_in_the_store():
 
 
 def test_trial_record_json_has_no_pickle_for_plain_values():
-    record = TrialRecord(1, {"a": 1}, dt.datetime.now(dt.timezone.utc)).succeeded(2, dt.datetime.now(dt.timezone.utc), 1.0)
+    record = TrialRecord(1, {"a": 1}, dt.datetime.now(dt.timezone.utc)).succeeded(
+        2, dt.datetime.now(dt.timezone.utc), 1.0
+    )
     text = trial_to_json(record)
     assert json.loads(text)["result"] == 2
     assert trial_from_json(text) == record

@@ -1,4 +1,4 @@
-"""The embeddable core: a service records trials through the use-cases, without dask or decorators."""
+"""The embeddable core: a service records trials through the use-cases, without dask."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from xptrack.domain.user_objects import load_user_object
 def test_a_service_records_a_trial_with_metrics_persisted_output_and_result(probe):
     store = MemoryBackend("recorder-1").open("service")
     recorder = TrialRecorder(store, probe)
-    with recorder.trial({"lr": 0.1, "layers": [64, 64]}, seed=3, code=CodeContext({"fit": "def fit(): ...\n"})) as trial:
+    with recorder.trial(
+        {"lr": 0.1, "layers": [64, 64]}, seed=3, code=CodeContext({"fit": "def fit(): ...\n"})
+    ) as trial:
         for epoch in range(3):
             trial.save_metric("loss", epoch, 1.0 / (epoch + 1))
         trial.persist("model", {"weights": [1, 2]})

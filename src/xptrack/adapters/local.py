@@ -98,7 +98,9 @@ class LocalExperimentStore(ExperimentStore):
             return self._connection
         try:
             connection = sqlite3.connect(
-                self.db_path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                self.db_path,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
                 check_same_thread=False,
             )
             connection.execute("PRAGMA journal_mode=WAL")
@@ -179,7 +181,8 @@ class LocalExperimentStore(ExperimentStore):
         if rows:
             with self._transaction() as connection:
                 connection.executemany(
-                    "INSERT INTO metric_chunks (trial_id, metric_key, points) VALUES (?, ?, ?)", rows
+                    "INSERT INTO metric_chunks (trial_id, metric_key, points) VALUES (?, ?, ?)",
+                    rows,
                 )
 
     def load_metric(self, trial_id: int, key: str) -> MetricSeries:
@@ -319,16 +322,16 @@ def _belongs_to(name: str, folder: str, experiment_id: str, others: Sequence[str
         if category not in CATEGORY_FORMATS:
             return False
     rest, _, trial = stem.rpartition("_")
-    if not trial.isdigit() or any(rest.startswith(f"{other}_") or rest == other for other in others):
+    if not trial.isdigit() or any(
+        rest.startswith(f"{other}_") or rest == other for other in others
+    ):
         return False
     return rest == experiment_id if folder != "persist" else rest.startswith(f"{experiment_id}_")
 
 
 def _split(series: MetricSeries, size: int) -> Iterator[MetricSeries]:
     for start in range(0, len(series), size):
-        yield MetricSeries(
-            series.epochs[start : start + size], series.values[start : start + size]
-        )
+        yield MetricSeries(series.epochs[start : start + size], series.values[start : start + size])
 
 
 class LocalBackend(Backend):

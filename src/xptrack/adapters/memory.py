@@ -95,7 +95,9 @@ class MemoryExperimentStore(ExperimentStore):
         try:
             return self._persisted[(step, trial_id)]
         except KeyError:
-            raise NotFoundError(f"no persisted output of step {step!r} in trial {trial_id}") from None
+            raise NotFoundError(
+                f"no persisted output of step {step!r} in trial {trial_id}"
+            ) from None
 
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
         with self._lock:

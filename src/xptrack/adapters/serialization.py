@@ -200,7 +200,9 @@ def load_json(text: str | bytes) -> Any:
         return json.loads(text)
     except (TypeError, ValueError) as error:
         preview = text[:40] if isinstance(text, (str, bytes)) else type(text).__name__
-        raise CorruptRecord(f"stored record is not JSON ({error}); starts with {preview!r}") from error
+        raise CorruptRecord(
+            f"stored record is not JSON ({error}); starts with {preview!r}"
+        ) from error
 
 
 # --- metric points ---------------------------------------------------------------------------

@@ -83,7 +83,9 @@ def _backend_class(scheme: str, uri: str) -> Any:
     for entry_point in entry_points(group="xptrack.backends"):
         if entry_point.name == scheme:
             return entry_point.load()
-    raise InvalidBackend(f"unknown backend URI scheme {scheme!r} in {_redact(uri)!r}; accepted: {ACCEPTED}")
+    raise InvalidBackend(
+        f"unknown backend URI scheme {scheme!r} in {_redact(uri)!r}; accepted: {ACCEPTED}"
+    )
 
 
 def _from_driver_object(backend: Any) -> Backend:

@@ -78,11 +78,13 @@ def _find_result_call(namespace: dict[str, Any], wanted: str | None) -> tuple[st
         name: value
         for name, value in namespace.items()
         if isinstance(value, StepCall)
-        and value.experiment._steps[value.step].kind is StepKind.RESULT  # noqa: SLF001
+        and value.experiment._steps[value.step].kind is StepKind.RESULT
     }
     if wanted is not None:
         if wanted not in calls:
-            raise LookupError(f"no result-step call named {wanted!r}; found: {sorted(calls) or 'none'}")
+            raise LookupError(
+                f"no result-step call named {wanted!r}; found: {sorted(calls) or 'none'}"
+            )
         return wanted, calls[wanted]
     if len(calls) != 1:
         found = sorted(calls) or "none"

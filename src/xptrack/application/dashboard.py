@@ -36,7 +36,8 @@ class Dashboard:
         handler = type("Handler", (_Handler,), {"experiment": experiment})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[:2]
+        address = self._server.server_address
+        self.host, self.port = str(address[0]), int(address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         logger.info("Dashboard of experiment %s at %s", experiment.id, self.url)
@@ -57,7 +58,7 @@ class Dashboard:
 class _Handler(BaseHTTPRequestHandler):
     experiment: Experiment
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         query = {key: values[-1] for key, values in parse_qs(url.query).items()}
         pages = {"/": self._history, "/trial": self._trial, "/metric": self._metric}
@@ -70,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (XptrackError, ValueError) as error:
             self._send(404, f"<h1>Not found</h1><p>{html.escape(str(error))}</p>")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("dashboard: " + format, *args)
 
     def _send(self, status: int, body: str) -> None:
@@ -101,9 +102,10 @@ class _Handler(BaseHTTPRequestHandler):
         trial_id = int(query.get("id", "0"))
         ex = self.experiment
         parameters = html.escape(json.dumps(ex.get_parameters(trial_id), default=repr, indent=1))
-        keys = ex._store.metric_keys(trial_id)  # noqa: SLF001 - a read-only view of the store
+        keys = ex._store.metric_keys(trial_id)
         metrics = " ".join(
-            f"<a href='/metric?key={html.escape(k)}&ids={trial_id}'>{html.escape(k)}</a>" for k in keys
+            f"<a href='/metric?key={html.escape(k)}&ids={trial_id}'>{html.escape(k)}</a>"
+            for k in keys
         )
         parts = [
             f"<h2>Trial {trial_id}</h2><h3>Parameters</h3><pre>{parameters}</pre>",

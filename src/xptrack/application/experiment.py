@@ -7,8 +7,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
-import dask
 import pandas as pd
+from dask.base import compute
+from dask.delayed import delayed
 
 from xptrack.application import runtime
 from xptrack.application.bootstrap import default_probe, open_backend
@@ -50,7 +51,7 @@ class Experiment:
 
     def __init__(
         self,
-        id: str,  # noqa: A002 - the seed's and API.md's name for it
+        id: str,
         backend: Any = None,
         seed: int | None = None,
         *,
@@ -60,7 +61,9 @@ class Experiment:
         ensure_visible_logging()
         self.id = validate_name(id, "experiment id")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise InvalidArgument(f"seed must be an int or None; got {type(seed).__name__} {seed!r}")
+            raise InvalidArgument(
+                f"seed must be an int or None; got {type(seed).__name__} {seed!r}"
+            )
         self.seed = seed
         self.backend = open_backend(backend, self.id)
         self._store = self.backend.open(self.id)
@@ -199,7 +202,7 @@ class Experiment:
             graph = self._build_graph(call, context, values)
             with runtime.trial_running(context):
                 runtime.seed_global_generators(trial.seed)
-                (trial.result,) = dask.compute(graph, **dask_kwargs)
+                (trial.result,) = compute(graph, **dask_kwargs)
         return trial.result
 
     def run_trials(
@@ -270,7 +273,7 @@ class Experiment:
                     args = tuple(convert(arg) for arg in node.args)
                     kwargs = {key: convert(value) for key, value in node.kwargs.items()}
                     key = f"{node.step}-{context.trial_id}-{len(memo)}"
-                    memo[id(node)] = dask.delayed(runtime.run_step, pure=False)(
+                    memo[id(node)] = delayed(runtime.run_step, pure=False)(
                         context, spec, args, kwargs, dask_key_name=key
                     )
                 return memo[id(node)]
@@ -331,7 +334,8 @@ class Experiment:
         category (a dict for JSON ones, text for the others)."""
         if category is not None and category not in CATEGORY_FORMATS:
             raise InvalidArgument(
-                f"unknown environment category {category!r}; accepted: {', '.join(CATEGORY_FORMATS)}"
+                f"unknown environment category {category!r}; "
+                f"accepted: {', '.join(CATEGORY_FORMATS)}"
             )
         snapshot = self._environment(trial_id)
         if category is not None:

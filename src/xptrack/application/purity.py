@@ -25,12 +25,15 @@ def deterministic_hash(value: Any) -> str | None:
     try:
         with dask.config.set({"tokenize.ensure-deterministic": True}):
             return str(tokenize(value))
-    except Exception:  # noqa: BLE001 - any object may fail to tokenize; the check is best effort
+    except Exception:
         return None
 
 
 def check_purity(
-    store: StepHashRepository, spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
+    store: StepHashRepository,
+    spec: StepSpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     result: Any,
 ) -> bool:
     """Record the step's hashes; warn and return False when its output changed for the same
@@ -44,8 +47,11 @@ def check_purity(
     previous = store.swap_step_hash(spec.name, input_hash, output_hash)
     if record.conflicts_with(previous):
         logger.warning(
-            "Experiment step result is changed with the same input: (step: %s, args: %s, kwargs: %s)",
-            spec.name, _short.repr(args), _short.repr(kwargs),
+            "Experiment step result is changed with the same input: "
+            "(step: %s, args: %s, kwargs: %s)",
+            spec.name,
+            _short.repr(args),
+            _short.repr(kwargs),
         )
         return False
     return True

@@ -19,11 +19,11 @@ from typing import Any
 
 import attrs
 
-from xptrack.domain.user_objects import dump_user_object
 from xptrack.application.purity import check_purity
 from xptrack.domain.errors import StoreError, TrialStateError
 from xptrack.domain.metric import MetricSeries, check_epoch, check_metric_value
 from xptrack.domain.seeding import derive_step_seed
+from xptrack.domain.user_objects import dump_user_object
 from xptrack.ports.repositories import Backend, ExperimentStore
 
 logger = logging.getLogger("xptrack.experiment")
@@ -237,7 +237,7 @@ def run_step(
         return failure
     try:
         return _run_step(context, spec, args, kwargs)
-    except Exception as error:  # noqa: BLE001 - recorded as this trial's failure by the sweep
+    except Exception as error:
         return StepFailure(error)
 
 
@@ -267,4 +267,6 @@ def _flush_after_failure(context: TrialContext, step: str) -> None:
     try:
         flush_metrics(context.backend, context.experiment_id)
     except StoreError:
-        logger.exception("Could not save metrics of failed step %s (trial id=%s)", step, context.trial_id)
+        logger.exception(
+            "Could not save metrics of failed step %s (trial id=%s)", step, context.trial_id
+        )

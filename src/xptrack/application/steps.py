@@ -61,7 +61,9 @@ def capture_source(func: Callable[..., Any], name: str) -> str:
         return textwrap.dedent(inspect.getsource(func))
     except (OSError, TypeError) as error:
         module = getattr(func, "__module__", "?")
-        logger.info("Source of step %s is not available (%s): code context records a note", name, error)
+        logger.info(
+            "Source of step %s is not available (%s): code context records a note", name, error
+        )
         return f"# step {name}: source not available (defined in {module}: {error})\n"
 
 
@@ -79,7 +81,7 @@ class Step:
         code_hash = hashlib.sha256(self.source.encode()).hexdigest()
         self.spec = StepSpec(self.name, kind, func, code_hash)
         self._experiment = experiment
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> StepCall:
         return StepCall(self._experiment, self.name, args, kwargs)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import dask
+from dask.base import compute
 from dask.callbacks import Callback
 
 from xptrack.application.runtime import StepFailure, TrialContext
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("xptrack.experiment")
 
 
-class _Progress(Callback):  # type: ignore[misc]
+class _Progress(Callback):
     """Logs how many trials of a sweep have finished (local schedulers)."""
 
     def __init__(self, result_keys: set[str], total: int) -> None:
@@ -55,16 +55,20 @@ def run_trials(
     """Run one trial per parameter set; see :meth:`Experiment.run_trials`."""
     if errors not in ("raise", "return"):
         raise InvalidArgument(f"errors must be 'raise' or 'return'; got {errors!r}")
-    prepared = [experiment._prepare_trial(call, overrides) for overrides in parameter_sets]  # noqa: SLF001
-    code = experiment._code_context()  # noqa: SLF001
-    recorder = experiment._recorder  # noqa: SLF001
+    prepared = [experiment._prepare_trial(call, overrides) for overrides in parameter_sets]
+    code = experiment._code_context()
+    recorder = experiment._recorder
     trials: list[ActiveTrial] = []
     graphs = []
     for values in prepared:
-        active = recorder.start(experiment._recordable(values), resolve_seed(seed, experiment.seed), code)  # noqa: SLF001
-        context = TrialContext(experiment.id, experiment.backend, active.trial_id, active.seed, True)
+        active = recorder.start(
+            experiment._recordable(values), resolve_seed(seed, experiment.seed), code
+        )
+        context = TrialContext(
+            experiment.id, experiment.backend, active.trial_id, active.seed, True
+        )
         trials.append(active)
-        graphs.append(experiment._build_graph(call, context, values))  # noqa: SLF001
+        graphs.append(experiment._build_graph(call, context, values))
     outcomes = _compute(graphs, dask_kwargs)
     first_error: BaseException | None = None
     results = []
@@ -93,4 +97,4 @@ def _compute(graphs: list[Any], dask_kwargs: dict[str, Any]) -> list[Any]:
         return list(client.gather(futures))
     keys = {graph.key for graph in graphs}
     with _Progress(keys, total):
-        return list(dask.compute(*graphs, **dask_kwargs))
+        return list(compute(*graphs, **dask_kwargs))

@@ -72,7 +72,9 @@ class ActiveTrial:
     def save_metric(self, key: str, epoch: int, value: float) -> None:
         """Buffer one point of metric ``key`` (written in batches)."""
         validate_name(key, "metric key")
-        self._recorder.metrics.add(self.trial_id, key, check_epoch(epoch), check_metric_value(value))
+        self._recorder.metrics.add(
+            self.trial_id, key, check_epoch(epoch), check_metric_value(value)
+        )
 
     def persist(self, step: str, value: Any) -> None:
         """Store ``value`` as the output of ``step`` in this trial."""
@@ -100,7 +102,10 @@ class TrialRecorder:
 
     @contextmanager
     def trial(
-        self, parameters: Mapping[str, Any], seed: int | None = None, code: CodeContext | None = None
+        self,
+        parameters: Mapping[str, Any],
+        seed: int | None = None,
+        code: CodeContext | None = None,
     ) -> Iterator[ActiveTrial]:
         """Run a trial: recorded as succeeded with ``trial.result``, or failed with the error
         that left the block (re-raised)."""

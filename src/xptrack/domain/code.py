@@ -6,12 +6,14 @@ from collections.abc import Mapping
 
 import attrs
 
+from xptrack.domain.environment import as_text_mapping
+
 
 @attrs.frozen
 class CodeContext:
     """Step name -> its source (decorators included), in definition order."""
 
-    sources: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    sources: Mapping[str, str] = attrs.field(factory=dict, converter=as_text_mapping)
 
     @property
     def text(self) -> str:

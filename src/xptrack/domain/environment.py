@@ -24,14 +24,21 @@ CATEGORY_FORMATS: Mapping[str, str] = {
 CATEGORIES: tuple[str, ...] = tuple(CATEGORY_FORMATS)
 
 
+def as_text_mapping(value: Mapping[str, str]) -> dict[str, str]:
+    """A plain dict copy (attrs converter: snapshots never share a caller's mapping)."""
+    return dict(value)
+
+
 @attrs.frozen
 class EnvironmentSnapshot:
     """Category name -> the text captured for it (JSON text for the ``json`` categories)."""
 
-    categories: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    categories: Mapping[str, str] = attrs.field(factory=dict, converter=as_text_mapping)
 
     @categories.validator
-    def _known_categories(self, _: attrs.Attribute[Mapping[str, str]], value: Mapping[str, str]) -> None:
+    def _known_categories(
+        self, _: attrs.Attribute[Mapping[str, str]], value: Mapping[str, str]
+    ) -> None:
         unknown = sorted(set(value) - set(CATEGORY_FORMATS))
         if unknown:
             raise InvalidArgument(

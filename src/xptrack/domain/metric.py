@@ -48,9 +48,7 @@ class MetricSeries:
 def check_epoch(epoch: Any) -> int:
     """Return ``epoch`` as an int; bools, floats and strings are refused."""
     if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral):
-        raise InvalidArgument(
-            f"metric epoch must be an int; got {type(epoch).__name__} {epoch!r}"
-        )
+        raise InvalidArgument(f"metric epoch must be an int; got {type(epoch).__name__} {epoch!r}")
     return int(epoch)
 
 

@@ -23,7 +23,9 @@ def validate_name(value: Any, what: str = "name") -> str:
     'loss'
     """
     if not isinstance(value, str):
-        raise InvalidName(f"{what} must be a string of {RULE}; got {type(value).__name__} {value!r}")
+        raise InvalidName(
+            f"{what} must be a string of {RULE}; got {type(value).__name__} {value!r}"
+        )
     if not _NAME.fullmatch(value):
         raise InvalidName(f"invalid {what} {value!r}: use {RULE}")
     return value
@@ -35,7 +37,7 @@ def validate_trial_id(value: Any) -> int:
         raise InvalidArgument(
             f"trial id must be a positive int; got {type(value).__name__} {value!r}"
         )
-    value = int(value)
-    if value < 1:
-        raise InvalidArgument(f"trial id must be a positive int (1, 2, ...); got {value!r}")
-    return value
+    number = int(value)
+    if number < 1:
+        raise InvalidArgument(f"trial id must be a positive int (1, 2, ...); got {number!r}")
+    return number

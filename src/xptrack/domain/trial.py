@@ -57,7 +57,9 @@ class TrialRecord:
             process_time=process_time,
         )
 
-    def failed(self, error: BaseException, finished: dt.datetime, process_time: float) -> TrialRecord:
+    def failed(
+        self, error: BaseException, finished: dt.datetime, process_time: float
+    ) -> TrialRecord:
         """This trial, ended by ``error``."""
         return attrs.evolve(
             self,

@@ -20,7 +20,7 @@ class TrialRepository(abc.ABC):
 
     @abc.abstractmethod
     def next_trial_id(self) -> int:
-        """Atomically allocate a new id: strictly increasing, never reused, unique across processes."""
+        """Atomically allocate a new id: increasing, never reused, unique across processes."""
 
     @abc.abstractmethod
     def last_trial_id(self) -> int:
@@ -128,7 +128,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def open(self, experiment_id: str) -> ExperimentStore:
-        """A store for ``experiment_id``, created empty if new; StoreUnavailable when unreachable."""
+        """A store for ``experiment_id`` (created empty if new); StoreUnavailable if unreachable."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"
