@@ -84,7 +84,7 @@ class ChangeCheck:
         self._trusted = False
 
     def still_valid(self, stamps: tuple[Stamp, ...]) -> bool:
-        """Whether the value recorded with :meth:`record` still describes files now at ``stamps``."""
+        """Whether the value recorded by :meth:`record` still describes files now at ``stamps``."""
         if not self._trusted or stamps != self._stamps:
             return False
         return self.max_age is None or time.monotonic() - self._computed_at < self.max_age
@@ -116,8 +116,9 @@ class GitProbe:
         self._directory = directory
         self._fixed_max_age = max_age
         self._check = ChangeCheck(max_age=1.0 if max_age is None else max_age)
-        self._git_dir: Path | None = None
-        self._common_dir: Path | None = None
+        # Files that change when HEAD moves (checkout, commit, reset), the index changes (add,
+        # commit) or the remotes change; empty while no repository is known.
+        self._watched: tuple[str, ...] = ()
         self._repository: dict[str, Any] = {}
         self._read_stamps: tuple[Stamp, ...] | None = None
         self._text = ""
@@ -143,24 +144,12 @@ class GitProbe:
         return self._text
 
     def _stamps(self) -> tuple[Stamp, ...]:
-        if self._git_dir is None or self._common_dir is None:
-            return ()
-        git_dir, common = str(self._git_dir), str(self._common_dir)
-        return stamp_files(
-            (
-                os.path.join(git_dir, "HEAD"),
-                os.path.join(git_dir, "index"),
-                os.path.join(git_dir, "logs", "HEAD"),
-                os.path.join(common, "packed-refs"),
-                os.path.join(common, "config"),
-                os.path.join(common, "refs", "heads"),
-            )
-        )
+        return stamp_files(self._watched) if self._watched else ()
 
     def _read(self, *, full: bool) -> dict[str, Any]:
         git = shutil.which("git")
         if git is None:
-            self._git_dir = self._common_dir = None
+            self._watched = ()
             return {"repository": None, "reason": "no git executable found on PATH"}
         if full or not self._repository:
             reason = self._locate(git)
@@ -171,13 +160,18 @@ class GitProbe:
 
     def _locate(self, git: str) -> str | None:
         """Finds the repository; returns why there is none, or ``None`` when found."""
-        self._git_dir = self._common_dir = None
+        self._watched = ()
         self._repository = {}
         if not self._directory.is_dir():
             return f"directory {self._directory} does not exist"
         result = _run(
-            git, self._directory, "rev-parse", "--show-toplevel", "--absolute-git-dir",
-            "--git-common-dir", check=False,
+            git,
+            self._directory,
+            "rev-parse",
+            "--show-toplevel",
+            "--absolute-git-dir",
+            "--git-common-dir",
+            check=False,
         )
         if result.returncode != 0:
             message = result.stderr.strip().splitlines()[0] if result.stderr.strip() else ""
@@ -185,8 +179,13 @@ class GitProbe:
                 return f"no git repository at or above {self._directory}"
             return f"git rev-parse failed in {self._directory}: {message or result.returncode}"
         toplevel, git_dir, common_dir = result.stdout.splitlines()[:3]
-        self._git_dir = Path(git_dir)
-        self._common_dir = self._directory / common_dir  # relative paths are relative to -C
+        common = self._directory / common_dir  # a relative path is relative to -C
+        self._watched = (
+            os.path.join(git_dir, "HEAD"),
+            os.path.join(git_dir, "index"),
+            os.path.join(git_dir, "logs", "HEAD"),
+            os.path.join(common, "config"),
+        )
         self._repository = {"repository": toplevel}
         return None
 
@@ -201,7 +200,13 @@ class GitProbe:
 
     def _working_tree(self, git: str) -> dict[str, Any]:
         status = _run(
-            git, self._directory, "status", "--porcelain=v2", "--branch", "-z", "--no-renames",
+            git,
+            self._directory,
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "-z",
+            "--no-renames",
             "--untracked-files=normal",
         )
         commit, branch, changed, untracked = _parse_status(status.stdout.split("\0"))
