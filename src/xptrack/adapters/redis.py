@@ -26,7 +26,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -96,7 +96,8 @@ class RedisBackend(Backend):
         try:
             pool = redis.ConnectionPool.from_url(url)  # parses only; connects on first use
         except ValueError as error:
-            raise InvalidBackend(f"malformed Redis URI {_redact_url(url)!r}: {error}") from None
+            reason = _scrub(str(error), urlsplit(url).password)
+            raise InvalidBackend(f"malformed Redis URI {_redact_url(url)!r}: {reason}") from None
         self._init(pool.connection_class, _settings_of(pool), _redact_url(url))
 
     @classmethod
@@ -178,8 +179,8 @@ class RedisBackend(Backend):
             yield
         except redis.AuthenticationError as error:
             raise StoreUnavailable(
-                f"Redis at {self._location} refused the connection ({what}): authentication "
-                f"failed: {self._scrub(error)}; check the password in the URI"
+                f"Redis at {self._location} refused the connection ({what}): "
+                f"{self._scrub(error).rstrip('.')}; check the user name and password in the URI"
             ) from error
         except (redis.ConnectionError, redis.TimeoutError, InvalidResponse) as error:
             # InvalidResponse: whatever answered does not speak Redis (a proxy, another service).
@@ -194,13 +195,7 @@ class RedisBackend(Backend):
             ) from error
 
     def _scrub(self, error: BaseException) -> str:
-        # Driver messages should never hold the password; make sure they cannot.
-        text = str(error)
-        password = self._settings.get("password")
-        if password:
-            for form in {str(password), quote(str(password), safe="")}:
-                text = text.replace(form, _REDACTED)
-        return text
+        return _scrub(str(error), self._settings.get("password"))
 
     def __getstate__(self) -> dict[str, Any]:
         # Connections stay in the process that opened them; the copy opens its own.
@@ -227,14 +222,37 @@ def _response_error(location: str, what: str, message: str) -> StoreError:
     return StoreError(f"Redis at {location} failed to {what}: {message}")
 
 
+class _Secret(str):
+    """A password that the driver uses as any str, but that reprs as ``***`` (in dumps of
+    settings, ``--showlocals`` tracebacks, debuggers)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(_REDACTED)
+
+
+def _scrub(text: str, password: str | None) -> str:
+    """``text`` with ``password`` (as given or percent-encoded) replaced by ``***``."""
+    # Driver messages should never hold the password; make sure they cannot.
+    if password:
+        for form in {str(password), quote(str(password), safe=""), unquote(str(password))}:
+            text = text.replace(form, _REDACTED)
+    return text
+
+
 def _settings_of(pool: redis.ConnectionPool) -> dict[str, Any]:
     """The plain-data connection settings of ``pool`` (they pickle; the pool does not)."""
-    return {
+    settings = {
         key: value
         for key, value in pool.connection_kwargs.items()
         if (key in _POOL_SETTINGS or key.startswith("ssl_"))
         and isinstance(value, str | int | float | bool)
     }
+    for secret in ("password", "ssl_password"):
+        if settings.get(secret):
+            settings[secret] = _Secret(settings[secret])
+    return settings
 
 
 def _redact_url(url: str) -> str:
@@ -463,8 +481,9 @@ class RedisExperimentStore(ExperimentStore):
                 pipe.mset({self._keys.category(c, trial_id): text for c, text in saved.items()})
             if stale:
                 pipe.delete(*stale)  # replacing a snapshot drops categories it no longer has
-            # Marks the trial as having an environment, even one with no category.
-            pipe.set(self._keys.environment(trial_id), dump_json(sorted(saved)))
+            # The categories in the snapshot's order: that order comes back, and an
+            # environment with no category is still one that was saved.
+            pipe.set(self._keys.environment(trial_id), dump_json(list(saved)))
             pipe.execute()
 
     @_redis_call("load an environment")
@@ -475,8 +494,9 @@ class RedisExperimentStore(ExperimentStore):
         found = {c: _text(t) for c, t in zip(CATEGORIES, texts, strict=True) if t is not None}
         if marker is None and not found:
             raise NotFoundError(f"no environment saved for trial {trial_id}")
-        # The ignore goes once the domain types EnvironmentSnapshot's dict converter.
-        return EnvironmentSnapshot(found)  # type: ignore[arg-type]
+        order = _category_order(marker) if marker is not None else []
+        ordered = {c: found[c] for c in order if c in found} | found
+        return EnvironmentSnapshot(ordered)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -501,6 +521,13 @@ def _trial_from_texts(
     if not isinstance(document, dict):
         raise CorruptRecord(f"history of trial {trial_id} is not a JSON object")
     return trial_from_document({**document, "parameters": load_json(parameters)})
+
+
+def _category_order(marker: bytes | str) -> list[str]:
+    order = load_json(marker)
+    if not isinstance(order, list) or not all(isinstance(c, str) for c in order):
+        raise CorruptRecord(f"environment index holds {marker[:40]!r}, not a list of categories")
+    return order
 
 
 def _metric_elements(series: MetricSeries) -> list[str]:
