@@ -23,6 +23,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,20 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch to WAL mode. SQLite answers "database is locked" at once, without waiting for
+    the busy timeout, when several processes switch a new database together: retry, bounded."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
 class LocalExperimentStore(ExperimentStore):
     """One experiment in a folder: ``<id>.db`` plus code, persist and environment files."""
 
@@ -103,9 +118,13 @@ class LocalExperimentStore(ExperimentStore):
                 isolation_level=None,
                 check_same_thread=False,
             )
-            connection.execute("PRAGMA journal_mode=WAL")
+            _use_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(_SCHEMA)
+        except sqlite3.OperationalError as error:
+            # "database is locked" and friends: busy, not damaged (OperationalError is a
+            # DatabaseError, so it must be caught first).
+            raise StoreUnavailable(f"cannot open {self.db_path}: {error}") from error
         except sqlite3.DatabaseError as error:
             raise CorruptRecord(
                 f"{self.db_path} is not an xptrack database ({error}); move it away or use "
@@ -243,7 +262,7 @@ class LocalExperimentStore(ExperimentStore):
 
     def load_code(self, trial_id: int) -> str:
         try:
-            return self._code_path(trial_id).read_text(encoding="utf-8")
+            return self._code_path(trial_id).read_bytes().decode("utf-8")
         except FileNotFoundError:
             raise NotFoundError(f"no code saved for trial {trial_id}") from None
 
@@ -260,7 +279,7 @@ class LocalExperimentStore(ExperimentStore):
         categories: dict[str, str] = {}
         for category in CATEGORY_FORMATS:
             with contextlib.suppress(FileNotFoundError):
-                text = self._environment_path(category, trial_id).read_text(encoding="utf-8")
+                text = self._environment_path(category, trial_id).read_bytes().decode("utf-8")
                 categories[category] = text
         if not categories:
             raise NotFoundError(f"no environment saved for trial {trial_id}")
@@ -275,7 +294,7 @@ class LocalExperimentStore(ExperimentStore):
         try:
             os.link(blob, path)
         except FileExistsError:
-            temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            temp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
             os.link(blob, temp)
@@ -315,7 +334,10 @@ class LocalExperimentStore(ExperimentStore):
 
 
 def _belongs_to(name: str, folder: str, experiment_id: str, others: Sequence[str]) -> bool:
-    """True when the file ``name`` in ``folder`` is one this experiment wrote."""
+    """True when the file ``name`` in ``folder`` is one this experiment wrote (or a temporary
+    file left by a write of it that was killed: ``.<name>.<random>.tmp``)."""
+    if name.startswith(".") and name.endswith(".tmp"):
+        name = name[1:].rsplit(".", 2)[0]
     stem, _, _extension = name.rpartition(".")
     if folder == "environment":
         category, _, stem = stem.partition("_")

@@ -19,7 +19,7 @@ from typing import Any
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from xptrack.domain.errors import CorruptRecord, UnstorableValue
+from xptrack.domain.errors import CorruptRecord, StoreError, UnstorableValue
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import TrialRecord, TrialStatus
 from xptrack.domain.user_objects import dump_user_object, load_user_object
@@ -129,7 +129,9 @@ def _decode_parameters(data: Any, _: Any) -> dict[str, Any]:
 
 def make_converter() -> cattrs.Converter:
     """The converter between domain records and JSON-compatible documents."""
-    converter = cattrs.Converter()
+    # Not detailed: our own errors (CorruptRecord, SignatureError) must come out as they are,
+    # not wrapped in an exception group whose message says nothing.
+    converter = cattrs.Converter(detailed_validation=False)
     converter.register_unstructure_hook(dt.datetime, lambda v: v.isoformat())
     converter.register_structure_hook(dt.datetime, lambda v, _: dt.datetime.fromisoformat(v))
     converter.register_unstructure_hook(
@@ -167,7 +169,7 @@ def trial_from_document(document: Any) -> TrialRecord:
     """The record in ``document``; CorruptRecord when it is not one xptrack wrote."""
     try:
         return CONVERTER.structure(document, TrialRecord)
-    except CorruptRecord:
+    except StoreError:  # CorruptRecord, SignatureError: they already say what is wrong
         raise
     except Exception as error:
         raise CorruptRecord(f"stored trial record is not in xptrack's format: {error}") from error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
@@ -26,9 +27,11 @@ from xptrack.domain.errors import (
     TrialStateError,
     UndefinedParameter,
     UnknownParameter,
+    XptrackError,
 )
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.names import validate_name, validate_trial_id
+from xptrack.domain.seeding import check_seed
 from xptrack.domain.user_objects import load_user_object
 from xptrack.ports.environment import EnvironmentProbe
 
@@ -60,11 +63,7 @@ class Experiment:
     ) -> None:
         ensure_visible_logging()
         self.id = validate_name(id, "experiment id")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise InvalidArgument(
-                f"seed must be an int or None; got {type(seed).__name__} {seed!r}"
-            )
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.backend = open_backend(backend, self.id)
         self._store = self.backend.open(self.id)
         runtime.register_store(self.backend, self.id, self._store)
@@ -114,7 +113,7 @@ class Experiment:
         """The values the next trial will use, or those trial ``trial_id`` ran with."""
         if trial_id is None:
             return dict(self._parameters)
-        return dict(self._store.get_trial(validate_trial_id(trial_id)).parameters)
+        return dict(self._store.get_trial(self._known_trial(trial_id)).parameters)
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -164,7 +163,7 @@ class Experiment:
         """Source of every step (decorators included) as one text: now, or as in ``trial_id``."""
         if trial_id is None:
             return self._code_context().text
-        return self._store.load_code(validate_trial_id(trial_id))
+        return self._store.load_code(self._known_trial(trial_id))
 
     def _code_context(self) -> CodeContext:
         return CodeContext({name: step.source for name, step in self._steps.items()})
@@ -265,6 +264,9 @@ class Experiment:
     def _build_graph(self, call: StepCall, context: TrialContext, values: dict[str, Any]) -> Any:
         """The dask graph of one trial: every step call becomes a task carrying ``context``."""
         memo: dict[int, Any] = {}
+        # Keys must be unique on a scheduler shared by several experiments (or stores, or
+        # clients): distributed runs a key once and hands its result to every graph naming it.
+        token = uuid.uuid4().hex[:12]
 
         def convert(node: Any) -> Any:
             if isinstance(node, StepCall):
@@ -272,7 +274,7 @@ class Experiment:
                     spec = self._steps[node.step].spec  # the latest definition of the step
                     args = tuple(convert(arg) for arg in node.args)
                     kwargs = {key: convert(value) for key, value in node.kwargs.items()}
-                    key = f"{node.step}-{context.trial_id}-{len(memo)}"
+                    key = f"{node.step}-{context.trial_id}-{len(memo)}-{token}"
                     memo[id(node)] = delayed(runtime.run_step, pure=False)(
                         context, spec, args, kwargs, dask_key_name=key
                     )
@@ -301,6 +303,15 @@ class Experiment:
 
     # --- reading the history ---------------------------------------------------------------
 
+    def _known_trial(self, trial_id: Any) -> int:
+        """``trial_id`` checked: an int, and one this experiment has handed out."""
+        tid = validate_trial_id(trial_id)
+        last = self._store.last_trial_id()
+        if tid > last:
+            trials = f"its trials are 1 to {last}" if last else "it has no trials yet"
+            raise NotFoundError(f"no trial {tid} in experiment {self.id!r}; {trials}")
+        return tid
+
     def get_history(self, verbose: bool = False) -> pd.DataFrame:
         """Every trial, one row each, indexed by trial id."""
         return history_frame(self._store.list_trials(), self._parameters, verbose)
@@ -308,7 +319,16 @@ class Experiment:
     def get_persisted(self, step_name: str, trial_id: int) -> Any:
         """The output a ``@ex.persist`` step stored in trial ``trial_id``."""
         validate_name(step_name, "step name")
-        return load_user_object(self._store.load_persisted(step_name, validate_trial_id(trial_id)))
+        tid = self._known_trial(trial_id)
+        try:
+            data = self._store.load_persisted(step_name, tid)
+        except NotFoundError:
+            persisting = [n for n, s in self._steps.items() if s.kind is StepKind.PERSIST]
+            raise NotFoundError(
+                f"no persisted output of step {step_name!r} in trial {tid}; steps decorated "
+                f"with @ex.persist: {persisting or 'none'}"
+            ) from None
+        return load_user_object(data)
 
     def load_metric(self, key: str, trial_id: int | Sequence[int]) -> pd.DataFrame:
         """Metric ``key`` of one or several trials: index ``Epoch``, one column per trial id."""
@@ -318,7 +338,7 @@ class Experiment:
             raise InvalidArgument("load_metric needs at least one trial id")
         series: dict[int, MetricSeries] = {}
         for raw in ids:
-            tid = validate_trial_id(raw)
+            tid = self._known_trial(raw)
             try:
                 series[tid] = self._store.load_metric(tid, key)
             except NotFoundError:
@@ -355,7 +375,7 @@ class Experiment:
 
     def _environment(self, trial_id: int | None) -> EnvironmentSnapshot:
         if trial_id is not None:
-            return self._store.load_environment(validate_trial_id(trial_id))
+            return self._store.load_environment(self._known_trial(trial_id))
         probe = self._probe or default_probe()
         return probe.capture()
 
@@ -368,9 +388,24 @@ def _experiment_in_worker(experiment_id: str, backend: Any, seed: int | None) ->
     key = (backend, experiment_id)
     experiment = _worker_experiments.get(key)
     if experiment is None:
-        experiment = Experiment(experiment_id, backend, seed, capture_environment=False)
+        try:
+            experiment = Experiment(experiment_id, backend, seed, capture_environment=False)
+        except XptrackError as error:
+            # Never raise while unpickling: distributed then drops the worker's connection
+            # and the computation hangs. The step that uses the handle raises instead.
+            return _UnusableExperiment(error)  # type: ignore[return-value]
         _worker_experiments[key] = experiment
     return experiment
+
+
+class _UnusableExperiment:
+    """An experiment this process could not open: any use raises why."""
+
+    def __init__(self, error: XptrackError) -> None:
+        self._error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise self._error
 
 
 def _parse_category(category: str, text: str) -> Any:

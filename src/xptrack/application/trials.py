@@ -25,7 +25,7 @@ from xptrack.domain.environment import EnvironmentSnapshot, unified_diff
 from xptrack.domain.errors import NotFoundError
 from xptrack.domain.metric import check_epoch, check_metric_value
 from xptrack.domain.names import validate_name
-from xptrack.domain.seeding import SEED_LIMIT
+from xptrack.domain.seeding import SEED_LIMIT, check_seed
 from xptrack.domain.trial import TrialRecord, utcnow
 from xptrack.domain.user_objects import dump_user_object
 from xptrack.ports.environment import EnvironmentProbe
@@ -39,7 +39,7 @@ _LOOKBACK = 20
 
 def resolve_seed(given: int | None, default: int | None = None) -> int:
     """The seed a trial runs with: the one given, else the experiment's, else a new one."""
-    seed = given if given is not None else default
+    seed = check_seed(given) if given is not None else check_seed(default)
     if seed is not None:
         logger.info("Random seed is initialized with given seed: %s", seed)
         return int(seed)

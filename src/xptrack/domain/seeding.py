@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
+from typing import Any
+
+from xptrack.domain.errors import InvalidArgument
 
 #: NumPy's legacy global state accepts seeds below 2**32.
 SEED_LIMIT = 2**32
+
+
+def check_seed(seed: Any) -> int | None:
+    """``seed`` as an int (None stays None); floats, strings and bools are refused."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise InvalidArgument(f"seed must be an int or None; got {type(seed).__name__} {seed!r}")
+    return int(seed)
 
 
 def derive_step_seed(trial_seed: int, step: str) -> int:
