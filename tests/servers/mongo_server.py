@@ -1,1 +1,158 @@
-"""pytest plugin: a MongoDB-wire server of the tests' own (owned by the MongoDB work)."""
+"""pytest plugin: a MongoDB-wire server of the tests' own, on a free loopback port.
+
+With ``XPTRACK_MONGO_URI`` set (say ``mongodb://127.0.0.1:27017/xptrack_test``) the
+tests use that server, a real mongod. Otherwise they start SecantusDB
+(``secantusd-py``, a test-only MongoDB-wire server on WiredTiger) in memory for the
+session and stop it at the end. Tests share the server, so each works under an
+experiment id (collection) of its own and drops it afterwards.
+
+When no server can be started the MongoDB tests are skipped, unless
+``XPTRACK_REQUIRE_MONGO=1`` (as in CI) asks for them: then they fail, saying what to
+install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+from uuid import uuid4
+
+import pytest
+
+if TYPE_CHECKING:
+    from xptrack.adapters.mongo import MongoBackend
+
+URI_ENV = "XPTRACK_MONGO_URI"
+REQUIRE_ENV = "XPTRACK_REQUIRE_MONGO"
+TEST_DATABASE = "xptrack_test"
+_EXECUTABLE = "secantusd-py"
+_INSTALL_HINT = (
+    "install the test server with `pip install SecantusDB` (or the test extra: "
+    "`pip install -e '.[test]'`), or point XPTRACK_MONGO_URI at a running mongod"
+)
+_START_TIMEOUT = 60.0
+
+
+def new_experiment_id() -> str:
+    """A fresh experiment id (collection), so tests sharing one server never meet."""
+    return f"t{uuid4().hex[:12]}"
+
+
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{REQUIRE_ENV}=1 but {reason}; {_INSTALL_HINT}", pytrace=False)
+    pytest.skip(f"{reason}; {_INSTALL_HINT}")
+
+
+def _secantus_executable() -> str | None:
+    beside_python = Path(sys.executable).with_name(_EXECUTABLE)
+    if beside_python.exists():
+        return str(beside_python)
+    return shutil.which(_EXECUTABLE)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _answers_ping(port: int) -> bool:
+    import pymongo
+    from pymongo.errors import PyMongoError
+
+    # pymongo's server selection keeps retrying for up to its timeout: no sleep needed here.
+    uri = f"mongodb://127.0.0.1:{port}/?retryWrites=false"
+    client: pymongo.MongoClient[dict[str, Any]]
+    with pymongo.MongoClient(uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
+        try:
+            client.admin.command("ping")
+        except PyMongoError:
+            return False
+        return True
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _start_secantus(executable: str, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the server in ``folder`` and wait until it answers ping."""
+    port = _free_port()
+    # An empty --config stops the server from picking up a secantusd.toml lying around.
+    config = folder / "secantusd.toml"
+    config.write_text("")
+    args = [executable, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--storage-path", ":memory:", "--log-level", "WARNING"]
+    log = folder / "secantusd.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=folder)
+    deadline = time.monotonic() + _START_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        if _answers_ping(port):
+            return process, port
+    _stop(process)
+    _unavailable(f"{_EXECUTABLE} did not answer ping on port {port}: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``mongodb://127.0.0.1:<port>/xptrack_test?retryWrites=false`` for the whole session
+    (or ``XPTRACK_MONGO_URI``)."""
+    given = os.environ.get(URI_ENV)
+    if given:
+        yield given
+        return
+    executable = _secantus_executable()
+    if executable is None:
+        _unavailable(f"{_EXECUTABLE} is not installed")
+    process, port = _start_secantus(executable, tmp_path_factory.mktemp("secantus"))
+    try:
+        # Retryable writes slow this server down after ~10k of them; tests do not need them.
+        yield f"mongodb://127.0.0.1:{port}/{TEST_DATABASE}?retryWrites=false"
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def mongo_backend(mongo_url: str) -> MongoBackend:
+    """A :class:`MongoBackend` on the session's server (use :func:`mongo_experiment_id`)."""
+    from xptrack.adapters.mongo import MongoBackend
+
+    return MongoBackend(mongo_url)
+
+
+@pytest.fixture
+def mongo_collections(mongo_url: str) -> Iterator[Callable[[], str]]:
+    """A maker of fresh experiment ids whose collections are dropped after the test."""
+    from xptrack.adapters.mongo import MongoBackend
+
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(new_experiment_id())
+        return made[-1]
+
+    yield make
+    backend = MongoBackend(mongo_url)
+    for experiment_id in made:
+        backend.open(experiment_id).delete_experiment()
+
+
+@pytest.fixture
+def mongo_experiment_id(mongo_collections: Callable[[], str]) -> str:
+    """A fresh experiment id for this test; its collection is dropped afterwards."""
+    return mongo_collections()
