@@ -1,0 +1,58 @@
+"""A trial killed mid-run (SIGKILL, no chance to clean up) loses nothing and is not a success."""
+
+from __future__ import annotations
+
+import re
+import signal
+
+import pytest
+
+from tests.integration import _steps
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_trial_killed_mid_run_shows_as_not_finished_and_loses_nothing(
+    backend_kind, backend_uri, experiment_id, tmp_path
+):
+    with _steps.running("crash", backend_uri, experiment_id, (), cwd=tmp_path) as (process,):
+        _steps.release_together([process])
+        # Trials 1 and 2 finished; trial 3's first step finished, its result step is blocked.
+        assert _steps.read_line(process) == "blocked"
+        process.kill()
+        assert process.wait(timeout=_steps.WAIT_S) == -signal.SIGKILL
+
+    ex = _steps.open_experiment(backend_uri, experiment_id)
+    _steps.build_blocking(ex)
+    history = ex.get_history()
+    assert list(history.index) == [1, 2, 3]
+    assert list(history["a"]) == [1, 2, 3]
+    assert list(history["Success"]) == [True, True, False]
+    assert list(history["Result"].iloc[:2]) == [11, 21]
+    assert (
+        list(history["Result"].isna()) == list(history["Finished"].isna()) == [False, False, True]
+    )
+    assert re.search(r"not finished.*interrupted", history.loc[3, "Description"])
+    assert ex.get_parameters(3) == {"a": 3, "block": True}
+    assert ex.get_persisted("prepare", 3) == 30
+    assert ex.load_metric("progress", [1, 2, 3]).loc[0].to_dict() == {1: 1, 2: 2, 3: 3}
+    assert "def finish(p, block):" in ex.get_code(3)
+
+    # The store takes new trials after the crash; the id of the killed one is never reused.
+    ex.set_parameters(a=4, block=False)
+    assert _steps.build_blocking(ex).compute(seed=4) == 41
+    assert list(ex.get_history()["Success"]) == [True, True, False, True]
+
+    if backend_kind == "local":
+        _assert_only_whole_files(backend_uri, experiment_id)
+
+
+def _assert_only_whole_files(folder, experiment_id):
+    """Every visible file of the local store is one xptrack wrote whole: no temporary file
+    of an atomic write shows where persisted outputs or code are looked up."""
+    persisted = sorted(p.name for p in (folder / "persist").iterdir() if not p.name.startswith("."))
+    assert persisted == [f"{experiment_id}_prepare_{n}.pkl" for n in (1, 2, 3, 4)]
+    code = sorted(p.name for p in (folder / "code").iterdir() if not p.name.startswith("."))
+    assert code == [f"{experiment_id}_{n}.py" for n in (1, 2, 3, 4)]
+    leftovers = [p.name for p in folder.rglob("*.tmp")]
+    assert all(name.startswith(".") for name in leftovers), leftovers
