@@ -102,3 +102,30 @@ def test_step_seeds_depend_on_trial_seed_and_step_name_only():
     assert derive_step_seed(1, "a") != derive_step_seed(1, "b")
     assert derive_step_seed(1, "a") != derive_step_seed(2, "a")
     assert 0 <= derive_step_seed(123, "x") < SEED_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:pw@localhost:6379/0", "redis://:***@localhost:6379/0"),
+        ("redis://user:pw@h:1/0?password=x&db=2", "redis://user:***@h:1/0?password=***&db=2"),
+        ("unix://:pw@/run/redis.sock?db=1", "unix://:***@/run/redis.sock?db=1"),
+        (
+            "mongodb://ann:p%40ss@a:1,b:2/lab?authSource=admin",
+            "mongodb://ann:***@a:1,b:2/lab?authSource=admin",
+        ),
+        ("rediss://localhost:6380/0", "rediss://localhost:6380/0"),
+        ("ftp://token@host/x", "ftp://token@host/x"),
+    ],
+)
+def test_urls_lose_their_passwords_and_keep_the_rest(url, shown):
+    from xptrack.domain.redaction import redact_url
+
+    assert redact_url(url) == shown
+
+
+def test_scrub_removes_every_form_of_a_secret():
+    from xptrack.domain.redaction import scrub
+
+    assert scrub("auth p@ss failed (p%40ss)", "p@ss") == "auth *** failed (***)"
+    assert scrub("nothing to hide", None) == "nothing to hide"

@@ -15,7 +15,7 @@ import pytest
 
 from xptrack.adapters import environment
 from xptrack.adapters.environment import SystemEnvironmentProbe
-from xptrack.adapters.git_probe import redact_url_credentials
+from xptrack.domain.redaction import redact_url_credentials
 from xptrack.domain.environment import CATEGORIES, CATEGORY_FORMATS
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="no git executable")

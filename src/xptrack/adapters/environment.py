@@ -35,10 +35,10 @@ import psutil
 from xptrack.adapters.git_probe import (
     ChangeCheck,
     GitProbe,
-    redact_url_credentials,
     stamp_files,
 )
 from xptrack.domain.environment import CATEGORIES, CATEGORY_FORMATS, EnvironmentSnapshot
+from xptrack.domain.redaction import redact_url_credentials
 from xptrack.ports.environment import EnvironmentProbe
 
 logger = logging.getLogger(__name__)

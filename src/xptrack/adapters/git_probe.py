@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from xptrack.domain.redaction import redact_url_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -29,32 +30,6 @@ Stamp = tuple[str, "int | None"]
 RACY_MARGIN_NS = 2_000_000_000
 
 GIT_TIMEOUT_SECONDS = 10.0
-
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
-_PASSWORD_FREE_SCHEMES = frozenset({"ssh://", "git+ssh://", "ssh+git://"})
-
-
-def redact_url_credentials(text: str) -> str:
-    """``text`` with the secret of every ``scheme://user:secret@host`` URL replaced by ``***``.
-
-    A bare user part of an http(s)-like URL is often a token, so it is hidden too; ssh user
-    names (``ssh://git@host``) are kept::
-
-        >>> redact_url_credentials("https://user:secret@example.com/r.git")
-        'https://user:***@example.com/r.git'
-        >>> redact_url_credentials("https://ghp_token@github.com/o/r.git")
-        'https://***@github.com/o/r.git'
-    """
-
-    def hide(match: re.Match[str]) -> str:
-        scheme, userinfo = match["scheme"], match["userinfo"]
-        if ":" in userinfo:
-            return f"{scheme}{userinfo.split(':', 1)[0]}:***@"
-        if scheme.lower() in _PASSWORD_FREE_SCHEMES:
-            return match[0]
-        return f"{scheme}***@"
-
-    return _URL_USERINFO.sub(hide, text)
 
 
 def stamp_files(paths: Iterable[str]) -> tuple[Stamp, ...]:

@@ -56,6 +56,7 @@ from xptrack.domain.errors import (
     UnstorableValue,
 )
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.redaction import redact_url, scrub
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import Backend, ExperimentStore
 
@@ -99,25 +100,6 @@ def _password(uri: str) -> str | None:
     return unquote(userinfo.split(":", 1)[1]) or None
 
 
-def redact_uri(uri: str) -> str:
-    """``uri`` with its password and secret options replaced by ``***``.
-
-    >>> redact_uri("mongodb://ann:s3cret@db.example:27017/lab")
-    'mongodb://ann:***@db.example:27017/lab'
-    """
-    parts = urlsplit(uri)
-    userinfo, hosts = _userinfo_and_hosts(parts.netloc)
-    if userinfo is not None and ":" in userinfo:
-        hosts = f"{userinfo.split(':', 1)[0]}:***@{hosts}"
-    elif userinfo is not None:
-        hosts = f"{userinfo}@{hosts}"
-    query = "&".join(
-        f"{item.split('=', 1)[0]}=***" if item.split("=", 1)[0].lower() in _SECRET_OPTIONS else item
-        for item in parts.query.split("&")
-    )
-    return urlunsplit((parts.scheme, hosts, parts.path, query, parts.fragment))
-
-
 def _database_name(uri: str) -> str:
     """The database ``uri`` names; InvalidBackend when it names none or is malformed."""
     if isinstance(uri, MongoClient):
@@ -125,7 +107,7 @@ def _database_name(uri: str) -> str:
             "a MongoClient names no database: pass client['<database>'] (a Database) or a URI "
             "naming one: mongodb://host:27017/<database>"
         )
-    shown = redact_uri(uri) if isinstance(uri, str) else repr(uri)
+    shown = redact_url(uri, _SECRET_OPTIONS) if isinstance(uri, str) else repr(uri)
     if not isinstance(uri, str) or not uri.startswith(("mongodb://", "mongodb+srv://")):
         raise InvalidBackend(
             f"MongoBackend needs a 'mongodb://' or 'mongodb+srv://' URI; got {shown}"
@@ -148,11 +130,7 @@ def _database_name(uri: str) -> str:
 
 def _scrub(text: str, uri: str) -> str:
     """``text`` with the URI's password removed (driver messages may quote it)."""
-    password = _password(uri)
-    if password:
-        for form in {password, quote(password, safe="")}:
-            text = text.replace(form, "***")
-    return text
+    return scrub(text, _password(uri))
 
 
 def _option_text(value: Any) -> str:
@@ -233,7 +211,7 @@ def shared_client(uri: str) -> MongoClient[Document]:
             _clients_pid = os.getpid()
         client = _clients.get(uri)
         if client is None:
-            logger.debug("Connecting to MongoDB at %s", redact_uri(uri))
+            logger.debug("Connecting to MongoDB at %s", redact_url(uri, _SECRET_OPTIONS))
             client = _clients[uri] = MongoClient(uri, **_client_options(uri))
         return client
 
@@ -246,7 +224,7 @@ class _ErrorTranslator:
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
-        self.location = redact_uri(uri)
+        self.location = redact_url(uri, _SECRET_OPTIONS)
 
     def translate(self, error: Exception, action: str) -> StoreError:
         message = _scrub(str(error), self.uri)

@@ -26,7 +26,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -51,6 +51,7 @@ from xptrack.domain.errors import (
     StoreUnavailable,
 )
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.redaction import REDACTED, redact_url, scrub
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import Backend, ExperimentStore
 
@@ -71,7 +72,6 @@ DELETE_BATCH = 1_000
 _POOL_SETTINGS = frozenset(
     ("host", "port", "db", "username", "password", "path", "client_name", "protocol")
 ).union(("socket_timeout", "socket_connect_timeout", "socket_keepalive", "health_check_interval"))
-_REDACTED = "***"
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -88,7 +88,7 @@ class RedisBackend(Backend):
 
     def __init__(self, url: str) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in SCHEMES:
-            shown = _redact_url(url) if isinstance(url, str) else type(url).__name__
+            shown = redact_url(url) if isinstance(url, str) else type(url).__name__
             raise InvalidBackend(
                 f"not a Redis URI: {shown!r}; accepted: redis://[[user]:password@]host[:port][/db],"
                 " rediss://… (TLS) or unix://[[user]:password@]/path/to/socket[?db=N]"
@@ -96,9 +96,9 @@ class RedisBackend(Backend):
         try:
             pool = redis.ConnectionPool.from_url(url)  # parses only; connects on first use
         except ValueError as error:
-            reason = _scrub(str(error), urlsplit(url).password)
-            raise InvalidBackend(f"malformed Redis URI {_redact_url(url)!r}: {reason}") from None
-        self._init(pool.connection_class, _settings_of(pool), _redact_url(url))
+            reason = scrub(str(error), urlsplit(url).password)
+            raise InvalidBackend(f"malformed Redis URI {redact_url(url)!r}: {reason}") from None
+        self._init(pool.connection_class, _settings_of(pool), redact_url(url))
 
     @classmethod
     def from_pool(cls, pool: redis.ConnectionPool) -> RedisBackend:
@@ -195,7 +195,7 @@ class RedisBackend(Backend):
             ) from error
 
     def _scrub(self, error: BaseException) -> str:
-        return _scrub(str(error), self._settings.get("password"))
+        return scrub(str(error), self._settings.get("password"))
 
     def __getstate__(self) -> dict[str, Any]:
         # Connections stay in the process that opened them; the copy opens its own.
@@ -229,16 +229,7 @@ class _Secret(str):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return repr(_REDACTED)
-
-
-def _scrub(text: str, password: str | None) -> str:
-    """``text`` with ``password`` (as given or percent-encoded) replaced by ``***``."""
-    # Driver messages should never hold the password; make sure they cannot.
-    if password:
-        for form in {str(password), quote(str(password), safe=""), unquote(str(password))}:
-            text = text.replace(form, _REDACTED)
-    return text
+        return repr(REDACTED)
 
 
 def _settings_of(pool: redis.ConnectionPool) -> dict[str, Any]:
@@ -255,30 +246,10 @@ def _settings_of(pool: redis.ConnectionPool) -> dict[str, Any]:
     return settings
 
 
-def _redact_url(url: str) -> str:
-    """``url`` with any password (in the user part or the query) replaced by ``***``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        if ":" in userinfo:
-            userinfo = f"{userinfo.partition(':')[0]}:{_REDACTED}"
-        netloc = f"{userinfo}@{hostport}"
-    query = urlencode(
-        [
-            (key, _REDACTED if key.lower() == "password" else value)
-            for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        ],
-        safe="*",
-    )
-    # Assembled by hand: urlunsplit would turn "unix:///path" into "unix:/path".
-    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
-
-
 def _location_of(connection_class: type[Any], settings: dict[str, Any]) -> str:
     """A redacted URI equivalent to a pool's settings, for people."""
     user = quote(str(settings.get("username") or ""), safe="")
-    auth = f"{user}:{_REDACTED}@" if settings.get("password") else (f"{user}@" if user else "")
+    auth = f"{user}:{REDACTED}@" if settings.get("password") else (f"{user}@" if user else "")
     db = settings.get("db", 0)
     if issubclass(connection_class, UnixDomainSocketConnection):
         return f"unix://{auth}{settings.get('path', '')}?db={db}"

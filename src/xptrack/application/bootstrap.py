@@ -14,6 +14,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from xptrack.domain.errors import InvalidBackend
+from xptrack.domain.redaction import redact_url
 from xptrack.ports.environment import EnvironmentProbe
 from xptrack.ports.repositories import Backend
 
@@ -84,7 +85,7 @@ def _backend_class(scheme: str, uri: str) -> Any:
         if entry_point.name == scheme:
             return entry_point.load()
     raise InvalidBackend(
-        f"unknown backend URI scheme {scheme!r} in {_redact(uri)!r}; accepted: {ACCEPTED}"
+        f"unknown backend URI scheme {scheme!r} in {redact_url(uri)!r}; accepted: {ACCEPTED}"
     )
 
 
@@ -108,15 +109,6 @@ def _from_driver_object(backend: Any) -> Backend:
 
             return MongoBackend.from_database(backend)
     raise InvalidBackend(f"backend of type {name} is not accepted; accepted: {ACCEPTED}")
-
-
-def _redact(uri: str) -> str:
-    scheme, separator, rest = uri.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not separator or not at:
-        return uri
-    user = credentials.partition(":")[0]
-    return f"{scheme}://{user}:***@{host}"
 
 
 def default_probe() -> EnvironmentProbe:
