@@ -1,0 +1,95 @@
+"""The model: every port's guarantee written as the plainest Python that keeps it.
+
+:class:`ModelStore` is what every store must behave like. It keeps the very objects
+it was given (no serialization, no I/O), so it cannot lose a NaN, a tuple or a
+timezone; the contract suite calls a store and the model alike and compares answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from xptrack.domain.environment import EnvironmentSnapshot
+from xptrack.domain.errors import NotFoundError
+from xptrack.domain.metric import MetricSeries
+from xptrack.domain.trial import TrialRecord
+from xptrack.ports.repositories import ExperimentStore
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ModelStore(ExperimentStore):
+    """The reference store of the contract suite: dicts, nothing else."""
+
+    def __init__(self) -> None:
+        self.delete_experiment()
+
+    def delete_experiment(self) -> None:
+        # A deleted experiment is a new one: its next trial is 1 again.
+        self.last_id = 0
+        self.trials: dict[int, TrialRecord] = {}
+        self.metrics: dict[tuple[int, str], MetricSeries] = {}
+        self.persisted: dict[tuple[str, int], bytes] = {}
+        self.step_hashes: dict[tuple[str, str], str] = {}
+        self.code: dict[int, str] = {}
+        self.environments: dict[int, EnvironmentSnapshot] = {}
+
+    def next_trial_id(self) -> int:
+        self.last_id += 1
+        return self.last_id
+
+    def last_trial_id(self) -> int:
+        return self.last_id
+
+    def save_trial(self, record: TrialRecord) -> None:
+        self.trials[record.trial_id] = record
+
+    def get_trial(self, trial_id: int) -> TrialRecord:
+        return _found(self.trials, trial_id, f"no trial {trial_id}")
+
+    def list_trials(self) -> list[TrialRecord]:
+        return [self.trials[trial_id] for trial_id in sorted(self.trials)]
+
+    def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
+        for trial_id, key, points in batch:
+            if len(points):  # no points, nothing saved: the key stays unknown
+                self.metrics.setdefault((trial_id, key), MetricSeries()).extend(points)
+
+    def load_metric(self, trial_id: int, key: str) -> MetricSeries:
+        series = _found(self.metrics, (trial_id, key), f"no metric {key!r} in trial {trial_id}")
+        return MetricSeries(list(series.epochs), list(series.values))
+
+    def metric_keys(self, trial_id: int) -> list[str]:
+        return sorted(key for (owner, key) in self.metrics if owner == trial_id)
+
+    def save_persisted(self, step: str, trial_id: int, data: bytes) -> None:
+        self.persisted[(step, trial_id)] = bytes(data)
+
+    def load_persisted(self, step: str, trial_id: int) -> bytes:
+        return _found(self.persisted, (step, trial_id), f"no output of {step!r} in {trial_id}")
+
+    def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
+        previous = self.step_hashes.get((step, input_hash))
+        self.step_hashes[(step, input_hash)] = output_hash
+        return previous
+
+    def save_code(self, trial_id: int, text: str) -> None:
+        self.code[trial_id] = text
+
+    def load_code(self, trial_id: int) -> str:
+        return _found(self.code, trial_id, f"no code for trial {trial_id}")
+
+    def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
+        self.environments[trial_id] = snapshot
+
+    def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
+        return _found(self.environments, trial_id, f"no environment for trial {trial_id}")
+
+
+def _found(mapping: dict[K, V], key: K, message: str) -> V:
+    try:
+        return mapping[key]
+    except KeyError:
+        raise NotFoundError(message) from None

@@ -1,0 +1,132 @@
+"""The contract can fail: deliberately broken stores, each caught by the suite.
+
+Each broken store is the memory store with one realistic bug. The state machine
+runs against it with fixed (derandomized) generation and no shrinking, so that
+these tests are fast and deterministic; a plain contract test must catch the
+bugs it is meant for as well.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Sequence
+
+import attrs
+import pytest
+from hypothesis import Phase
+
+from xptrack.adapters.memory import MemoryExperimentStore
+from xptrack.adapters.serialization import trial_from_json
+from xptrack.domain.metric import MetricSeries
+from xptrack.domain.trial import TrialRecord
+from xptrack.testing import StoreContract, contract_settings, run_store_machine
+
+QUICK = contract_settings(
+    max_examples=300,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    report_multiple_bugs=False,
+    print_blob=False,
+)
+
+
+class DropsLastMetricPoint(MemoryExperimentStore):
+    """Off by one: the last point of each series in a batch is lost."""
+
+    def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
+        super().append_metrics(
+            [(trial, key, MetricSeries(s.epochs[:-1], s.values[:-1])) for trial, key, s in batch]
+        )
+
+
+class ReusesTrialIds(MemoryExperimentStore):
+    """Derives the next id from the trials saved, so an id allocated but not saved yet
+    (a trial still starting, or one that crashed) is handed out again."""
+
+    def next_trial_id(self) -> int:
+        with self._lock:
+            self._last_id = max(self._trials, default=0) + 1
+            return self._last_id
+
+
+class LosesNaNParameters(MemoryExperimentStore):
+    """Stores parameters as plain JSON would: a NaN parameter comes back None."""
+
+    def save_trial(self, record: TrialRecord) -> None:
+        parameters = {
+            name: None if isinstance(value, float) and math.isnan(value) else value
+            for name, value in record.parameters.items()
+        }
+        super().save_trial(attrs.evolve(record, parameters=parameters))
+
+
+class ListsTrialsInSaveOrder(MemoryExperimentStore):
+    """Lists trials in the order they were first saved (a hash's or a collection's natural
+    order), not by trial id."""
+
+    def list_trials(self) -> list[TrialRecord]:
+        with self._lock:
+            texts = list(self._trials.values())
+        return [trial_from_json(text) for text in texts]
+
+
+class IgnoresInputHash(MemoryExperimentStore):
+    """Keys step hashes by step alone: two inputs of one step share one hash."""
+
+    def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
+        return super().swap_step_hash(step, "", output_hash)
+
+
+class NormalizesLineEnds(MemoryExperimentStore):
+    """Reads code back as a text-mode file does: "\\r\\n" and "\\r" become "\\n"."""
+
+    def load_code(self, trial_id: int) -> str:
+        return super().load_code(trial_id).replace("\r\n", "\n").replace("\r", "\n")
+
+
+class RacyTrialIds(MemoryExperimentStore):
+    """Reads the counter and writes it back without a lock (GET then SET, not INCR)."""
+
+    def next_trial_id(self) -> int:
+        trial_id = self._last_id + 1
+        time.sleep(0)  # another caller runs here, as during a network round trip
+        self._last_id = trial_id
+        return trial_id
+
+
+#: Broken store -> the store calls whose answers give it away.
+CAUGHT_BY_THE_MACHINE = {
+    DropsLastMetricPoint: "load_metric|metric_keys",
+    ReusesTrialIds: "next_trial_id",
+    LosesNaNParameters: "get_trial|list_trials",
+    ListsTrialsInSaveOrder: "list_trials",
+    IgnoresInputHash: "swap_step_hash",
+    NormalizesLineEnds: "load_code",
+}
+
+
+@pytest.mark.parametrize("broken", CAUGHT_BY_THE_MACHINE, ids=lambda store: store.__name__)
+def test_state_machine_catches(broken: type[MemoryExperimentStore]) -> None:
+    with pytest.raises(AssertionError) as caught:
+        run_store_machine(broken, settings=QUICK)
+    assert re.search(CAUGHT_BY_THE_MACHINE[broken], str(caught.value)), str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("broken", "test"),
+    [
+        (DropsLastMetricPoint, "test_long_series_in_many_batches"),
+        (DropsLastMetricPoint, "test_concurrent_metric_batches_lose_nothing"),
+        (LosesNaNParameters, "test_every_kind_of_value_comes_back_exactly"),
+        (ListsTrialsInSaveOrder, "test_delete_experiment_empties_the_store"),
+        (NormalizesLineEnds, "test_every_kind_of_value_comes_back_exactly"),
+        (RacyTrialIds, "test_trial_ids_and_swaps_across_threads"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else value.__name__,
+)
+def test_plain_contract_test_catches(broken: type[MemoryExperimentStore], test: str) -> None:
+    with pytest.raises(AssertionError):
+        getattr(StoreContract(), test)(broken)
