@@ -177,3 +177,12 @@ def test_importing_a_script_runs_no_trial(tmp_path):
     done = run_python("-c", "import session", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert xptrack.Experiment("quickstart").trial_id == 0
+
+
+def test_experiments_whose_files_could_collide_do_not_share_a_folder(tmp_path):
+    shared = pathlib.Path("shared")
+    xptrack.Experiment("exp", backend=shared, capture_environment=False)
+    with pytest.raises(xptrack.ConflictError, match=r"'exp_1' cannot share folder shared.*'exp'"):
+        xptrack.Experiment("exp_1", backend=shared, capture_environment=False)
+    neighbour = xptrack.Experiment("exp-1", backend=shared, capture_environment=False)
+    assert neighbour.trial_id == 0 and not (tmp_path / "shared" / "exp_1.db").exists()

@@ -15,8 +15,8 @@ import pytest
 
 from xptrack.adapters import environment
 from xptrack.adapters.environment import SystemEnvironmentProbe
-from xptrack.domain.redaction import redact_url_credentials
 from xptrack.domain.environment import CATEGORIES, CATEGORY_FORMATS
+from xptrack.domain.redaction import redact_url_credentials
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="no git executable")
 

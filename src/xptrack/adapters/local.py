@@ -35,7 +35,13 @@ from xptrack.adapters.serialization import (
     trial_to_json,
 )
 from xptrack.domain.environment import CATEGORY_FORMATS, EnvironmentSnapshot
-from xptrack.domain.errors import CorruptRecord, NotFoundError, StoreError, StoreUnavailable
+from xptrack.domain.errors import (
+    ConflictError,
+    CorruptRecord,
+    NotFoundError,
+    StoreError,
+    StoreUnavailable,
+)
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import Backend, ExperimentStore
@@ -272,8 +278,12 @@ class LocalExperimentStore(ExperimentStore):
         return self.root / "environment" / name
 
     def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
-        for category, text in snapshot.categories.items():
-            self._link_text(self._environment_path(category, trial_id), text)
+        for category in CATEGORY_FORMATS:
+            path = self._environment_path(category, trial_id)
+            if category in snapshot.categories:
+                self._link_text(path, snapshot.categories[category])
+            else:
+                path.unlink(missing_ok=True)
 
     def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
         categories: dict[str, str] = {}
@@ -307,16 +317,11 @@ class LocalExperimentStore(ExperimentStore):
 
     def delete_experiment(self) -> None:
         self.close()
-        # Ids may contain '_', so "a_b_1.py" could be experiment "a_b"'s: files that also match
-        # another experiment of this folder are left alone (never delete what is not ours).
-        others = [
-            path.stem
-            for path in self.root.glob("*.db")
-            if path.stem != self.experiment_id and path.stem.startswith(f"{self.experiment_id}_")
-        ]
+        # File names are unambiguous: experiments whose names could collide never share a
+        # folder (LocalBackend.open refuses the second one).
         for folder in ("code", "persist", "environment"):
             for path in (self.root / folder).iterdir():
-                if _belongs_to(path.name, folder, self.experiment_id, others):
+                if _belongs_to(path.name, folder, self.experiment_id):
                     path.unlink(missing_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
@@ -333,7 +338,7 @@ class LocalExperimentStore(ExperimentStore):
             self._connection = None
 
 
-def _belongs_to(name: str, folder: str, experiment_id: str, others: Sequence[str]) -> bool:
+def _belongs_to(name: str, folder: str, experiment_id: str) -> bool:
     """True when the file ``name`` in ``folder`` is one this experiment wrote (or a temporary
     file left by a write of it that was killed: ``.<name>.<random>.tmp``)."""
     if name.startswith(".") and name.endswith(".tmp"):
@@ -344,9 +349,7 @@ def _belongs_to(name: str, folder: str, experiment_id: str, others: Sequence[str
         if category not in CATEGORY_FORMATS:
             return False
     rest, _, trial = stem.rpartition("_")
-    if not trial.isdigit() or any(
-        rest.startswith(f"{other}_") or rest == other for other in others
-    ):
+    if not trial.isdigit():
         return False
     return rest == experiment_id if folder != "persist" else rest.startswith(f"{experiment_id}_")
 
@@ -370,6 +373,7 @@ class LocalBackend(Backend):
         return str(self.path)
 
     def open(self, experiment_id: str) -> LocalExperimentStore:
+        self._refuse_ambiguous_neighbour(experiment_id)
         if not self._resolved.exists():
             logger.info("Creating new cache directory: %s", self._resolved)
         try:
@@ -377,6 +381,23 @@ class LocalBackend(Backend):
         except OSError as error:
             raise StoreUnavailable(f"cannot create cache directory {self.path}: {error}") from error
         return LocalExperimentStore(self._resolved, experiment_id)
+
+    def _refuse_ambiguous_neighbour(self, experiment_id: str) -> None:
+        # The seed names persisted files <id>_<step>_<trial>.pkl, and ids and steps may hold
+        # '_': experiments "a" (step "b_c") and "a_b" (step "c") would write the same file.
+        # Such a pair is refused a shared folder rather than allowed to overwrite each other.
+        for database in self._resolved.glob("*.db"):
+            other = database.stem
+            if other != experiment_id and (
+                other.startswith(f"{experiment_id}_") or experiment_id.startswith(f"{other}_")
+            ):
+                raise ConflictError(
+                    f"experiment {experiment_id!r} cannot share folder {self.path} with "
+                    f"experiment {other!r}: their persisted files "
+                    "(persist/<id>_<step>_<trial>.pkl) could collide; give each experiment its "
+                    "own folder (the default, xptrack_cache/<id>) or an id that is not the "
+                    "other's followed by '_'"
+                )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LocalBackend) and other._resolved == self._resolved

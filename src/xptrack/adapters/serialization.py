@@ -55,9 +55,21 @@ def encode_value(value: Any) -> Any:
     encoder = _SPECIAL_ENCODERS.get(kind)
     if encoder is not None:
         return encoder(value)
-    if kind.__module__ == "numpy" and hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:
+    if kind.__module__ == "numpy" and _is_plain_numpy_number(value):
         return {TAG: "numpy", "dtype": value.dtype.str, "v": encode_value(value.item())}
     return {TAG: "pickle", "v": base64.b64encode(dump_user_object(value)).decode("ascii")}
+
+
+def _is_plain_numpy_number(value: Any) -> bool:
+    """A NumPy bool, int, float or complex scalar whose ``item()`` is the Python equivalent
+    (long doubles, datetimes and strings are not: they are kept exactly as user objects)."""
+    dtype = getattr(value, "dtype", None)
+    return (
+        dtype is not None
+        and getattr(value, "ndim", 1) == 0
+        and dtype.kind in "biufc"
+        and dtype.itemsize <= (16 if dtype.kind == "c" else 8)
+    )
 
 
 def _encode_dict(value: dict[Any, Any]) -> Any:

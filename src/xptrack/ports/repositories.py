@@ -28,7 +28,8 @@ class TrialRepository(abc.ABC):
 
     @abc.abstractmethod
     def save_trial(self, record: TrialRecord) -> None:
-        """Store ``record`` under its id, replacing any earlier version (idempotent)."""
+        """Store ``record`` under its id (one ``next_trial_id`` gave), replacing any earlier
+        version (idempotent)."""
 
     @abc.abstractmethod
     def get_trial(self, trial_id: int) -> TrialRecord:
@@ -92,7 +93,7 @@ class EnvironmentRepository(abc.ABC):
 
     @abc.abstractmethod
     def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
-        """Store every category of ``snapshot`` for ``trial_id`` (idempotent)."""
+        """Store ``snapshot`` for ``trial_id``, replacing any earlier one whole (idempotent)."""
 
     @abc.abstractmethod
     def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
