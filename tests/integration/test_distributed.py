@@ -7,12 +7,11 @@ import os
 import threading
 from collections.abc import Iterator
 
+import distributed
 import pytest
 
 import xptrack
 from tests.integration import _steps
-
-distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.slow
 

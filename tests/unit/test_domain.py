@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
 import pytest
 
 from xptrack.domain.code import CodeContext
@@ -43,7 +44,6 @@ def test_trial_ids_must_be_positive_ints(value):
 
 
 def test_numpy_integers_are_trial_ids():
-    np = pytest.importorskip("numpy")
     assert validate_trial_id(np.int64(3)) == 3
 
 
@@ -58,7 +58,6 @@ def test_trial_success_and_failure_transitions():
 
 
 def test_result_type_names_the_module_of_non_builtins():
-    np = pytest.importorskip("numpy")
     assert TrialRecord(1, {}, NOW).succeeded(np.float64(1), NOW, 0).result_type == "numpy.float64"
 
 
