@@ -1,0 +1,187 @@
+"""How the MongoDB store reaches its database: URIs checked and rebuilt from clients,
+one client per process and URI, and driver errors turned into xptrack's, naming the
+URI with its password and secret options redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from bson.errors import BSONError
+from pymongo import MongoClient, uri_parser
+from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError
+
+from xptrack.adapters.mongo_documents import Document
+from xptrack.domain.errors import InvalidBackend, StoreError, StoreUnavailable, UnstorableValue
+from xptrack.domain.redaction import redact_url, scrub
+
+logger = logging.getLogger(__name__)
+
+#: Fail fast on an unreachable server unless the URI asks otherwise.
+DEFAULT_TIMEOUT_MS = 3000
+_TIMEOUT_OPTIONS = ("serverSelectionTimeoutMS", "connectTimeoutMS")
+#: URI options whose values are secrets, redacted wherever the URI is shown.
+SECRET_OPTIONS = frozenset({"tlscertificatekeyfilepassword", "authmechanismproperties"})
+#: MongoClient arguments with plain values that are not URI options (from_database).
+_NOT_URI_OPTIONS = frozenset({"host", "port", "username", "password", "connect", "tz_aware"})
+_AUTH_ERROR_CODES = frozenset({13, 18})  # Unauthorized, AuthenticationFailed
+#: What the driver raises; :meth:`ErrorTranslator.translate` turns each into xptrack's.
+DRIVER_ERRORS = (PyMongoError, BSONError, OverflowError, UnicodeEncodeError)
+
+
+# --- URIs -----------------------------------------------------------------------------------
+
+
+def _userinfo_and_hosts(netloc: str) -> tuple[str | None, str]:
+    userinfo, at, hosts = netloc.rpartition("@")
+    return (userinfo if at else None), hosts
+
+
+def _password(uri: str) -> str | None:
+    userinfo, _ = _userinfo_and_hosts(urlsplit(uri).netloc)
+    if userinfo is None or ":" not in userinfo:
+        return None
+    return unquote(userinfo.split(":", 1)[1]) or None
+
+
+def named_database(uri: str) -> str:
+    """The database ``uri`` names; InvalidBackend when it names none or is malformed."""
+    if isinstance(uri, MongoClient):
+        raise InvalidBackend(
+            "a MongoClient names no database: pass client['<database>'] (a Database) or a URI "
+            "naming one: mongodb://host:27017/<database>"
+        )
+    shown = redact_url(uri, SECRET_OPTIONS) if isinstance(uri, str) else repr(uri)
+    if not isinstance(uri, str) or not uri.startswith(("mongodb://", "mongodb+srv://")):
+        raise InvalidBackend(
+            f"MongoBackend needs a 'mongodb://' or 'mongodb+srv://' URI; got {shown}"
+        )
+    try:
+        parts = urlsplit(uri)
+        if parts.scheme == "mongodb":
+            uri_parser.parse_uri(uri, warn=True)  # checks hosts and options, no connection
+        elif parts.query:
+            uri_parser.split_options(parts.query)  # an SRV URI resolves DNS only when opened
+    except (ValueError, ConfigurationError) as error:
+        raise InvalidBackend(f"invalid MongoDB URI {shown}: {_scrub(str(error), uri)}") from None
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise InvalidBackend(
+            f"MongoDB URI {shown} names no database; name one: mongodb://host:27017/<database>"
+        )
+    return name
+
+
+def _scrub(text: str, uri: str) -> str:
+    """``text`` with the URI's password removed (driver messages may quote it)."""
+    return scrub(text, _password(uri))
+
+
+def _option_text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def uri_of_client(client: MongoClient[Any], database: str) -> str:
+    """A URI that reaches ``database`` as ``client`` does: its hosts, credentials and the
+    options a URI can carry (objects such as SSL contexts or listeners cannot travel)."""
+    # The constructor's arguments are the faithful source; pymongo keeps them, if privately.
+    init = dict(getattr(client, "_init_kwargs", None) or {})
+    scheme, userinfo, hosts, query = _client_address(client, init)
+    if init.get("username") is not None:
+        userinfo = quote(str(init["username"]), safe="")
+        if init.get("password") is not None:
+            userinfo += ":" + quote(str(init["password"]), safe="")
+    options = {
+        key: _option_text(value)
+        for key, value in init.items()
+        if key not in _NOT_URI_OPTIONS and isinstance(value, (str, int, float, bool))
+    }
+    # Keyword arguments override URI options in pymongo; keep that precedence.
+    query = [(k, v) for k, v in query if k.lower() not in {o.lower() for o in options}]
+    netloc = hosts if userinfo is None else f"{userinfo}@{hosts}"
+    path, query_text = "/" + quote(database, safe=""), urlencode([*query, *options.items()])
+    return urlunsplit((scheme, netloc, path, query_text, ""))
+
+
+def _client_address(
+    client: MongoClient[Any], init: Mapping[str, Any]
+) -> tuple[str, str | None, str, list[tuple[str, str]]]:
+    """Scheme, userinfo, hosts and URI options given to ``client``'s constructor."""
+    given = init.get("host") or [
+        f"{host}:{port}" for host, port in client.topology_description.server_descriptions()
+    ]
+    hosts = [given] if isinstance(given, str) else [str(host) for host in given]
+    uri = next((host for host in hosts if "://" in host), None)
+    if uri is not None:
+        parts = urlsplit(uri)
+        userinfo, netloc = _userinfo_and_hosts(parts.netloc)
+        return parts.scheme, userinfo, netloc, parse_qsl(parts.query)
+    port = init.get("port") or 27017
+    netloc = ",".join(h if ":" in h.rsplit("]", 1)[-1] else f"{h}:{port}" for h in hosts)
+    return "mongodb", None, netloc, []
+
+
+# --- one client per process and URI ----------------------------------------------------------
+
+_clients: dict[str, MongoClient[Document]] = {}
+_clients_pid = os.getpid()
+_clients_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # A lock held by another thread at fork time would stay locked for ever in the child.
+    global _clients_lock
+    _clients_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _client_options(uri: str) -> dict[str, Any]:
+    given = {key.lower() for key, _ in parse_qsl(urlsplit(uri).query)}
+    return {name: DEFAULT_TIMEOUT_MS for name in _TIMEOUT_OPTIONS if name.lower() not in given}
+
+
+def shared_client(uri: str) -> MongoClient[Document]:
+    """This process's client for ``uri``, created on first use.
+
+    A forked child never uses its parent's client (its sockets are shared with the
+    parent): a process id change starts a fresh set of clients.
+    """
+    global _clients_pid
+    with _clients_lock:
+        if _clients_pid != os.getpid():
+            _clients.clear()
+            _clients_pid = os.getpid()
+        client = _clients.get(uri)
+        if client is None:
+            logger.debug("Connecting to MongoDB at %s", redact_url(uri, SECRET_OPTIONS))
+            client = _clients[uri] = MongoClient(uri, **_client_options(uri))
+        return client
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+class ErrorTranslator:
+    """Turns driver errors into xptrack's, naming the redacted URI and never the password."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.location = redact_url(uri, SECRET_OPTIONS)
+
+    def translate(self, error: Exception, action: str) -> StoreError:
+        message = _scrub(str(error), self.uri)
+        where = f"MongoDB at {self.location}"
+        if isinstance(error, (ConnectionFailure, ConfigurationError)):
+            return StoreUnavailable(f"{where} is unreachable ({action}): {message}")
+        if isinstance(error, OperationFailure) and error.code in _AUTH_ERROR_CODES:
+            return StoreUnavailable(f"{where} refused access ({action}): {message}")
+        if isinstance(error, (BSONError, OverflowError, UnicodeEncodeError)):
+            return UnstorableValue(f"cannot store in {where} ({action}): {message}")
+        return StoreError(f"{where} failed ({action}): {message}")

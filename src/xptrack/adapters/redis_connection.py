@@ -1,0 +1,203 @@
+"""How the Redis store reaches its server: URIs and pools turned into plain-data
+settings, this process's client, and driver errors turned into xptrack's.
+
+:class:`RedisConnection` is configuration first: it pickles to dask workers without
+its client, and each process opens its own on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import redis
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.connection import SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import InvalidResponse
+from redis.retry import Retry
+
+from xptrack.domain.errors import CorruptRecord, InvalidBackend, StoreError, StoreUnavailable
+from xptrack.domain.redaction import REDACTED, redact_url, scrub
+
+SCHEMES = ("redis", "rediss", "unix")
+#: ``open`` gives up on an unreachable or silent server after about twice this (< 5 s).
+PROBE_TIMEOUT = 2.0
+#: Later calls wait longer: a busy server may take a while to answer a big read.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+# Connection settings a pool may carry that are plain data (and so pickle to workers).
+_POOL_SETTINGS = frozenset(
+    ("host", "port", "db", "username", "password", "path", "client_name", "protocol")
+).union(("socket_timeout", "socket_connect_timeout", "socket_keepalive", "health_check_interval"))
+
+
+class RedisConnection:
+    """The settings of one Redis server, and this process's client to it.
+
+    >>> RedisConnection.from_url("redis://:pw@localhost/1").location
+    'redis://:***@localhost/1'
+    """
+
+    def __init__(
+        self, connection_class: type[Any], settings: dict[str, Any], location: str
+    ) -> None:
+        self._connection_class = connection_class
+        self._settings = settings
+        #: The server's URI with its password redacted, for people.
+        self.location = location
+        self._client: redis.Redis | None = None
+        self._client_pid = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisConnection:
+        """The settings a ``redis://``, ``rediss://`` or ``unix://`` URI gives; InvalidBackend
+        for anything else (the message never shows the password)."""
+        if not isinstance(url, str) or urlsplit(url).scheme not in SCHEMES:
+            shown = redact_url(url) if isinstance(url, str) else type(url).__name__
+            raise InvalidBackend(
+                f"not a Redis URI: {shown!r}; accepted: redis://[[user]:password@]host[:port][/db],"
+                " rediss://… (TLS) or unix://[[user]:password@]/path/to/socket[?db=N]"
+            )
+        try:
+            pool = redis.ConnectionPool.from_url(url)  # parses only; connects on first use
+        except ValueError as error:
+            reason = scrub(str(error), urlsplit(url).password)
+            raise InvalidBackend(f"malformed Redis URI {redact_url(url)!r}: {reason}") from None
+        return cls(pool.connection_class, _settings_of(pool), redact_url(url))
+
+    @classmethod
+    def from_pool(cls, pool: redis.ConnectionPool) -> RedisConnection:
+        """The settings of the server ``pool`` connects to (not the pool itself)."""
+        if not isinstance(pool, redis.ConnectionPool):
+            raise InvalidBackend(f"expected a redis.ConnectionPool; got {type(pool).__name__}")
+        settings = _settings_of(pool)
+        return cls(pool.connection_class, settings, _location_of(pool.connection_class, settings))
+
+    def client(self) -> redis.Redis:
+        """This process's client (created on first use, and again in a forked child)."""
+        pid = os.getpid()
+        client = self._client
+        if client is None or self._client_pid != pid:
+            # No lock: two threads racing here each build a client and one is dropped, which
+            # is harmless; a lock inherited mid-acquire by a forked child would deadlock.
+            retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2)
+            client = self._make_client(CONNECT_TIMEOUT, READ_TIMEOUT, retry)
+            self._client, self._client_pid = client, pid
+        return client
+
+    def close(self) -> None:
+        """Close this process's connections (they are reopened on next use)."""
+        client, self._client = self._client, None
+        if client is not None and self._client_pid == os.getpid():
+            client.close()
+            client.connection_pool.disconnect()
+
+    def probe(self) -> None:
+        """PING the server; StoreUnavailable within 5 s when it cannot be used."""
+        # A connection of its own with short timeouts and no retries, so that a dead or
+        # silent server is reported within seconds whatever the long-lived client allows.
+        probe = self._make_client(PROBE_TIMEOUT, PROBE_TIMEOUT, Retry(NoBackoff(), retries=0))
+        try:
+            with self.translating("connect and PING"):
+                probe.ping()
+        finally:
+            probe.close()
+            probe.connection_pool.disconnect()
+
+    def _make_client(
+        self, connect_timeout: float, read_timeout: float, retry: Retry
+    ) -> redis.Redis:
+        timeouts = {"socket_connect_timeout": connect_timeout, "socket_timeout": read_timeout}
+        pool = redis.ConnectionPool(
+            connection_class=self._connection_class, retry=retry, **{**self._settings, **timeouts}
+        )
+        return redis.Redis(connection_pool=pool)
+
+    @contextlib.contextmanager
+    def translating(self, what: str) -> Iterator[None]:
+        """Turn a Redis driver error raised while doing ``what`` into xptrack's error."""
+        try:
+            yield
+        except redis.AuthenticationError as error:
+            raise StoreUnavailable(
+                f"Redis at {self.location} refused the connection ({what}): "
+                f"{self._scrub(error).rstrip('.')}; check the user name and password in the URI"
+            ) from error
+        except (redis.ConnectionError, redis.TimeoutError, InvalidResponse) as error:
+            # InvalidResponse: whatever answered does not speak Redis (a proxy, another service).
+            raise StoreUnavailable(
+                f"cannot reach Redis at {self.location} ({what}): {self._scrub(error)}"
+            ) from error
+        except redis.ResponseError as error:
+            raise _response_error(self.location, what, self._scrub(error)) from error
+        except redis.RedisError as error:
+            raise StoreError(
+                f"Redis at {self.location} failed to {what}: {self._scrub(error)}"
+            ) from error
+
+    def _scrub(self, error: BaseException) -> str:
+        return scrub(str(error), self._settings.get("password"))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Connections stay in the process that opened them; the copy opens its own.
+        return {**self.__dict__, "_client": None, "_client_pid": 0}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RedisConnection) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (self._connection_class, tuple(sorted(self._settings.items())))
+
+
+def _response_error(location: str, what: str, message: str) -> StoreError:
+    if message.startswith(("NOAUTH", "WRONGPASS", "NOPERM")):
+        return StoreUnavailable(f"Redis at {location} refused to {what}: {message}")
+    if message.startswith("WRONGTYPE") or "not an integer" in message:
+        return CorruptRecord(
+            f"a key of this experiment on Redis at {location} holds data xptrack did not write "
+            f"({what}): {message}"
+        )
+    return StoreError(f"Redis at {location} failed to {what}: {message}")
+
+
+class _Secret(str):
+    """A password that the driver uses as any str, but that reprs as ``***`` (in dumps of
+    settings, ``--showlocals`` tracebacks, debuggers)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(REDACTED)
+
+
+def _settings_of(pool: redis.ConnectionPool) -> dict[str, Any]:
+    """The plain-data connection settings of ``pool`` (they pickle; the pool does not)."""
+    settings = {
+        key: value
+        for key, value in pool.connection_kwargs.items()
+        if (key in _POOL_SETTINGS or key.startswith("ssl_"))
+        and isinstance(value, str | int | float | bool)
+    }
+    for secret in ("password", "ssl_password"):
+        if settings.get(secret):
+            settings[secret] = _Secret(settings[secret])
+    return settings
+
+
+def _location_of(connection_class: type[Any], settings: dict[str, Any]) -> str:
+    """A redacted URI equivalent to a pool's settings, for people."""
+    user = quote(str(settings.get("username") or ""), safe="")
+    auth = f"{user}:{REDACTED}@" if settings.get("password") else (f"{user}@" if user else "")
+    db = settings.get("db", 0)
+    if issubclass(connection_class, UnixDomainSocketConnection):
+        return f"unix://{auth}{settings.get('path', '')}?db={db}"
+    scheme = "rediss" if issubclass(connection_class, SSLConnection) else "redis"
+    host = str(settings.get("host", "localhost"))
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{auth}{host}:{settings.get('port', 6379)}/{db}"
