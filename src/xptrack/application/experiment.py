@@ -75,6 +75,7 @@ class Experiment:
         )
         self._parameters: dict[str, Any] = {}
         self._steps: dict[str, Step] = {}
+        self._metric_keys: set[str] = set()
         verb = "Loaded existing" if self._store.last_trial_id() else "Initialized new"
         logger.info("%s experiment: %r", verb, self)
 
@@ -298,7 +299,8 @@ class Experiment:
 
     def save_metric(self, key: str, epoch: int, value: float) -> None:
         """Record ``value`` of metric ``key`` at ``epoch`` for the running trial (inside a step)."""
-        validate_name(key, "metric key")
+        if key not in self._metric_keys:  # validated once, not at every point
+            self._metric_keys.add(validate_name(key, "metric key"))
         runtime.save_metric(self.id, key, epoch, value)
 
     # --- reading the history ---------------------------------------------------------------

@@ -51,6 +51,8 @@ class StepScope:
     trial: TrialContext
     step: str
     seed: int
+    #: Where this step's metric points wait to be written (found once per step, not per point).
+    metrics: MetricBuffer
 
 
 _SCOPE: contextvars.ContextVar[StepScope | None] = contextvars.ContextVar(
@@ -90,15 +92,17 @@ class MetricBuffer:
         self._count = 0
 
     def add(self, trial_id: int, key: str, epoch: int, value: float) -> None:
+        # The per-point path of save_metric: kept to a dict lookup and two appends.
         with self._lock:
             series = self._pending.get((trial_id, key))
             if series is None:
                 series = self._pending[(trial_id, key)] = MetricSeries()
-            series.append(epoch, value)
+            series.epochs.append(epoch)
+            series.values.append(value)
             self._count += 1
-            full = self._count >= FLUSH_EVERY_POINTS
-        if full:
-            self.flush()
+            if self._count < FLUSH_EVERY_POINTS:
+                return
+        self.flush()
 
     def flush(self) -> None:
         """Write every pending point in one batch."""
@@ -143,15 +147,18 @@ def buffer_for(backend: Backend, experiment_id: str) -> MetricBuffer:
 
 
 def save_metric(experiment_id: str, key: str, epoch: Any, value: Any) -> None:
-    """Buffer one point for the trial running in this thread."""
-    trial = current_trial()
-    if trial is None or trial.experiment_id != experiment_id:
+    """Buffer one point for the trial whose step runs in this thread."""
+    scope = _SCOPE.get()
+    if scope is None or scope.trial.experiment_id != experiment_id:
         raise TrialStateError(
             f"save_metric({key!r}, ...) must be called inside a step of a running trial of "
             f"experiment {experiment_id!r}"
         )
-    point_epoch, point_value = check_epoch(epoch), check_metric_value(value)
-    buffer_for(trial.backend, experiment_id).add(trial.trial_id, key, point_epoch, point_value)
+    if type(epoch) is not int:
+        epoch = check_epoch(epoch)
+    if type(value) is not float:
+        value = check_metric_value(value)
+    scope.metrics.add(scope.trial.trial_id, key, epoch, value)
 
 
 def flush_metrics(backend: Backend, experiment_id: str) -> None:
@@ -245,7 +252,8 @@ def _run_step(
     context: TrialContext, spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     seed = derive_step_seed(context.seed, spec.name)
-    token = _SCOPE.set(StepScope(context, spec.name, seed))
+    metrics = buffer_for(context.backend, context.experiment_id)
+    token = _SCOPE.set(StepScope(context, spec.name, seed, metrics))
     try:
         seed_global_generators(seed)
         result = spec.func(*args, **kwargs)
