@@ -10,7 +10,8 @@ from typing import Any, overload
 
 import pandas as pd
 from dask.base import compute
-from dask.delayed import delayed
+from dask._task_spec import Task, TaskRef, parse_input
+from dask.delayed import Delayed
 
 from xptrack.application import runtime
 from xptrack.application.bootstrap import default_probe, open_backend
@@ -263,23 +264,27 @@ class Experiment:
         return {name: value for name, value in values.items() if value is not Undefined}
 
     def _build_graph(self, call: StepCall, context: TrialContext, values: dict[str, Any]) -> Any:
-        """The dask graph of one trial: every step call becomes a task carrying ``context``."""
-        memo: dict[int, Any] = {}
+        """The dask graph of one trial: every step call becomes a task carrying ``context``.
+
+        Built as dask task-spec nodes rather than through ``dask.delayed``: the same graph,
+        at ~10 µs a task instead of ~170 µs, which is most of a small trial's overhead.
+        """
+        graph: dict[str, Task] = {}
+        keys: dict[int, str] = {}
         # Keys must be unique on a scheduler shared by several experiments (or stores, or
         # clients): distributed runs a key once and hands its result to every graph naming it.
         token = uuid.uuid4().hex[:12]
 
         def convert(node: Any) -> Any:
             if isinstance(node, StepCall):
-                if id(node) not in memo:
+                if id(node) not in keys:
                     spec = self._steps[node.step].spec  # the latest definition of the step
-                    args = tuple(convert(arg) for arg in node.args)
-                    kwargs = {key: convert(value) for key, value in node.kwargs.items()}
-                    key = f"{node.step}-{context.trial_id}-{len(memo)}-{token}"
-                    memo[id(node)] = delayed(runtime.run_step, pure=False)(
-                        context, spec, args, kwargs, dask_key_name=key
-                    )
-                return memo[id(node)]
+                    args = parse_input(tuple(convert(arg) for arg in node.args))
+                    kwargs = parse_input({k: convert(v) for k, v in node.kwargs.items()})
+                    key = f"{node.step}-{context.trial_id}-{len(keys)}-{token}"
+                    graph[key] = Task(key, runtime.run_step, context, spec, args, kwargs)
+                    keys[id(node)] = key
+                return TaskRef(keys[id(node)])
             if isinstance(node, Parameter):
                 return values[node.name]
             if type(node) in (list, tuple):
@@ -288,7 +293,7 @@ class Experiment:
                 return {key: convert(value) for key, value in node.items()}
             return node
 
-        return convert(call)
+        return Delayed(convert(call).key, graph)
 
     def main(self, result: StepCall, argv: Sequence[str] | None = None) -> Any:
         """Command-line entry: ``python script.py a=1 b=2 --seed 1`` runs one trial of ``result``

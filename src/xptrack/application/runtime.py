@@ -128,6 +128,9 @@ def register_store(backend: Backend, experiment_id: str, store: ExperimentStore)
 def store_for(backend: Backend, experiment_id: str) -> ExperimentStore:
     """This process's store for the experiment, opened on first use."""
     key = (backend, experiment_id)
+    store = _stores.get(key)  # the common case, without the lock
+    if store is not None:
+        return store
     with _registry_lock:
         store = _stores.get(key)
         if store is None:
@@ -137,8 +140,11 @@ def store_for(backend: Backend, experiment_id: str) -> ExperimentStore:
 
 def buffer_for(backend: Backend, experiment_id: str) -> MetricBuffer:
     """This process's metric buffer for the experiment."""
-    store = store_for(backend, experiment_id)
     key = (backend, experiment_id)
+    buffer = _buffers.get(key)  # the common case, without the lock
+    if buffer is not None:
+        return buffer
+    store = store_for(backend, experiment_id)
     with _registry_lock:
         buffer = _buffers.get(key)
         if buffer is None:
