@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 #: Points per stored chunk: large enough to keep rows few, small enough to stay cheap to decode.
 CHUNK_POINTS = 50_000
+#: Distinct code/environment texts whose blob a store remembers (per process).
+_REMEMBERED_BLOBS = 256
 _BUSY_TIMEOUT_MS = 60_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -65,7 +67,8 @@ CREATE TABLE IF NOT EXISTS metric_chunks (
 CREATE INDEX IF NOT EXISTS metric_chunks_by_trial ON metric_chunks (trial_id, metric_key, chunk_id);
 CREATE TABLE IF NOT EXISTS step_hashes (
     input_hash TEXT PRIMARY KEY,
-    output_hash TEXT NOT NULL
+    output_hash TEXT NOT NULL,
+    previous TEXT
 );
 """
 
@@ -106,6 +109,7 @@ class LocalExperimentStore(ExperimentStore):
         self.db_path = root / f"{experiment_id}.db"
         self._lock = threading.RLock()
         self._connection: sqlite3.Connection | None = None
+        self._blobs: dict[str, Path] = {}
         self._pid = 0
         for folder in ("code", "persist", "environment", ".blobs"):
             (root / folder).mkdir(parents=True, exist_ok=True)
@@ -166,24 +170,21 @@ class LocalExperimentStore(ExperimentStore):
     # --- trials --------------------------------------------------------------------------
 
     def next_trial_id(self) -> int:
-        # AUTOINCREMENT never hands out an id twice, even after rows are deleted.
-        with self._transaction(immediate=True) as connection:
-            row = connection.execute("INSERT INTO trials (record) VALUES (NULL) RETURNING trial_id")
-            trial_id: int = row.fetchone()[0]
-        return trial_id
+        # AUTOINCREMENT never hands out an id twice, even after rows are deleted; a single
+        # statement is its own transaction.
+        rows = self._query("INSERT INTO trials (record) VALUES (NULL) RETURNING trial_id")
+        return int(rows[0][0])
 
     def last_trial_id(self) -> int:
         rows = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'trials'")
         return int(rows[0][0]) if rows else 0
 
     def save_trial(self, record: TrialRecord) -> None:
-        text = trial_to_json(record)
-        with self._transaction() as connection:
-            connection.execute(
-                "INSERT INTO trials (trial_id, record) VALUES (?, ?) "
-                "ON CONFLICT (trial_id) DO UPDATE SET record = excluded.record",
-                (record.trial_id, text),
-            )
+        self._query(
+            "INSERT INTO trials (trial_id, record) VALUES (?, ?) "
+            "ON CONFLICT (trial_id) DO UPDATE SET record = excluded.record",
+            (record.trial_id, trial_to_json(record)),
+        )
 
     def get_trial(self, trial_id: int) -> TrialRecord:
         rows = self._query("SELECT record FROM trials WHERE trial_id = ?", (trial_id,))
@@ -233,16 +234,16 @@ class LocalExperimentStore(ExperimentStore):
     # --- step hashes ---------------------------------------------------------------------
 
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
-        key = f"{step}-{input_hash}"
-        with self._transaction(immediate=True) as connection:
-            row = connection.execute(
-                "SELECT output_hash FROM step_hashes WHERE input_hash = ?", (key,)
-            ).fetchone()
-            connection.execute(
-                "INSERT OR REPLACE INTO step_hashes (input_hash, output_hash) VALUES (?, ?)",
-                (key, output_hash),
-            )
-        return None if row is None else str(row[0])
+        # One statement, so one atomic transaction: the UPDATE's right-hand sides read the row
+        # as it was, so ``previous`` receives the hash being replaced.
+        rows = self._query(
+            "INSERT INTO step_hashes (input_hash, output_hash, previous) VALUES (?, ?, NULL) "
+            "ON CONFLICT (input_hash) DO UPDATE SET previous = step_hashes.output_hash, "
+            "output_hash = excluded.output_hash RETURNING previous",
+            (f"{step}-{input_hash}", output_hash),
+        )
+        previous = rows[0][0]
+        return None if previous is None else str(previous)
 
     # --- files: persisted outputs, code, environment -------------------------------------
 
@@ -295,12 +296,21 @@ class LocalExperimentStore(ExperimentStore):
             raise NotFoundError(f"no environment saved for trial {trial_id}")
         return EnvironmentSnapshot(categories)
 
+    def _blob_of(self, text: str) -> Path:
+        """The blob holding ``text``, written if new (remembered: environments repeat)."""
+        blob = self._blobs.get(text)
+        if blob is None:
+            blob = self.root / ".blobs" / hashlib.sha256(text.encode("utf-8")).hexdigest()
+            if not blob.exists():
+                write_atomically(blob, text.encode("utf-8"))
+            if len(self._blobs) >= _REMEMBERED_BLOBS:
+                self._blobs.clear()
+            self._blobs[text] = blob
+        return blob
+
     def _link_text(self, path: Path, text: str) -> None:
         """Make ``path`` hold ``text`` as a hard link to the one blob with that content."""
-        data = text.encode("utf-8")
-        blob = self.root / ".blobs" / hashlib.sha256(data).hexdigest()
-        if not blob.exists():
-            write_atomically(blob, data)
+        blob = self._blob_of(text)
         try:
             os.link(blob, path)
         except FileExistsError:
@@ -309,9 +319,13 @@ class LocalExperimentStore(ExperimentStore):
                 os.unlink(temp)
             os.link(blob, temp)
             os.replace(temp, path)
+        except FileNotFoundError:
+            # Another process's delete_experiment removed the blob in between: write it anew.
+            self._blobs.pop(text, None)
+            self._link_text(path, text)
         except OSError:
             # File systems without hard links get a copy: correct, only larger.
-            write_atomically(path, data)
+            write_atomically(path, text.encode("utf-8"))
 
     # --- the whole experiment ------------------------------------------------------------
 

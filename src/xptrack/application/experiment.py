@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
 import pandas as pd
-from dask.base import compute
 from dask._task_spec import Task, TaskRef, parse_input
+from dask.base import compute
 from dask.delayed import Delayed
 
 from xptrack.application import runtime
