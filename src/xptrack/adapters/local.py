@@ -31,6 +31,8 @@ from typing import Any
 from xptrack.adapters.serialization import (
     decode_metric_chunk,
     encode_metric_chunk,
+    load_json,
+    trial_from_document,
     trial_from_json,
     trial_to_json,
 )
@@ -193,8 +195,11 @@ class LocalExperimentStore(ExperimentStore):
         return trial_from_json(rows[0][0])
 
     def list_trials(self) -> list[TrialRecord]:
-        rows = self._query("SELECT record FROM trials WHERE record IS NOT NULL ORDER BY trial_id")
-        return [trial_from_json(text) for (text,) in rows]
+        # One JSON array for all records: a single parse instead of one per trial.
+        rows = self._query("SELECT group_concat(record, ',') FROM trials WHERE record IS NOT NULL")
+        documents = load_json(f"[{rows[0][0] or ''}]")
+        records = [trial_from_document(document) for document in documents]
+        return sorted(records, key=lambda record: record.trial_id)
 
     # --- metrics -------------------------------------------------------------------------
 
