@@ -132,6 +132,10 @@ class LocalExperimentStore(ExperimentStore):
             )
             _use_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
+            # The WAL is checkpointed at ~1 MB and cut back to 1 MB instead of keeping its
+            # high-water mark (~4 MB by default): most of a small experiment's size.
+            connection.execute("PRAGMA wal_autocheckpoint=256")
+            connection.execute("PRAGMA journal_size_limit=1048576")
             connection.executescript(_SCHEMA)
         except sqlite3.OperationalError as error:
             # "database is locked" and friends: busy, not damaged (OperationalError is a
@@ -196,8 +200,12 @@ class LocalExperimentStore(ExperimentStore):
 
     def list_trials(self) -> list[TrialRecord]:
         # One JSON array for all records: a single parse instead of one per trial.
-        rows = self._query("SELECT group_concat(record, ',') FROM trials WHERE record IS NOT NULL")
-        documents = load_json(f"[{rows[0][0] or ''}]")
+        # As bytes: a record that is not text (a planted pickle) then fails as JSON, and is
+        # refused as a corrupt record instead of breaking the text decoding of the driver.
+        rows = self._query(
+            "SELECT CAST(group_concat(record, ',') AS BLOB) FROM trials WHERE record IS NOT NULL"
+        )
+        documents = load_json(b"[" + (rows[0][0] or b"") + b"]")
         records = [trial_from_document(document) for document in documents]
         return sorted(records, key=lambda record: record.trial_id)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -81,6 +80,8 @@ def _backend_class(scheme: str, uri: str) -> Any:
             raise InvalidBackend(
                 f"backend {scheme}:// needs a driver that is not installed ({error}); {hint}"
             ) from error
+    from importlib.metadata import entry_points  # 40-150 ms: only for unknown schemes
+
     for entry_point in entry_points(group="xptrack.backends"):
         if entry_point.name == scheme:
             return entry_point.load()
