@@ -73,9 +73,7 @@ class Experiment:
         if probe is None and capture_environment:
             probe = default_probe()
         self._probe = probe
-        self._recorder = TrialRecorder(
-            self._store, probe, metrics=runtime.buffer_for(self.backend, self.id)
-        )
+        self._recorder = TrialRecorder(self._store, probe)
         self._parameters: dict[str, Any] = {}
         self._steps: dict[str, Step] = {}
         self._metric_keys: set[str] = set()

@@ -79,43 +79,42 @@ def trial_running(context: TrialContext) -> Iterator[None]:
         _TRIAL.reset(token)
 
 
-# --- stores and metric buffers, one per process -------------------------------------------
+# --- metric buffers, and stores, one per process -------------------------------------------
 
 
 class MetricBuffer:
-    """Metric points of one experiment waiting to be written, shared by a process's threads."""
+    """Metric points waiting to be written in batches.
+
+    Not locked, because the per-point path must be cheap: each running step has a buffer of
+    its own (a step runs in one thread), and a caller that shares one between threads
+    guards it (see :class:`xptrack.application.trials.ActiveTrial`).
+    """
 
     def __init__(self, store: ExperimentStore) -> None:
         self._store = store
-        self._lock = threading.Lock()
         self._pending: dict[tuple[int, str], MetricSeries] = {}
         self._count = 0
 
     def add(self, trial_id: int, key: str, epoch: int, value: float) -> None:
-        # The per-point path of save_metric: kept to a dict lookup and two appends.
-        with self._lock:
-            series = self._pending.get((trial_id, key))
-            if series is None:
-                series = self._pending[(trial_id, key)] = MetricSeries()
-            series.epochs.append(epoch)
-            series.values.append(value)
-            self._count += 1
-            if self._count < FLUSH_EVERY_POINTS:
-                return
-        self.flush()
+        series = self._pending.get((trial_id, key))
+        if series is None:
+            series = self._pending[(trial_id, key)] = MetricSeries()
+        series.epochs.append(epoch)
+        series.values.append(value)
+        self._count += 1
+        if self._count >= FLUSH_EVERY_POINTS:
+            self.flush()
 
     def flush(self) -> None:
         """Write every pending point in one batch."""
-        with self._lock:
-            pending, self._pending, self._count = self._pending, {}, 0
-            if pending:
-                # Written under the lock so that batches of one series keep their order.
-                batch = [(trial_id, key, series) for (trial_id, key), series in pending.items()]
-                self._store.append_metrics(batch)
+        pending, self._pending, self._count = self._pending, {}, 0
+        if pending:
+            self._store.append_metrics(
+                [(tid, key, series) for (tid, key), series in pending.items()]
+            )
 
 
 _stores: dict[tuple[Backend, str], ExperimentStore] = {}
-_buffers: dict[tuple[Backend, str], MetricBuffer] = {}
 _registry_lock = threading.Lock()
 
 
@@ -138,20 +137,6 @@ def store_for(backend: Backend, experiment_id: str) -> ExperimentStore:
         return store
 
 
-def buffer_for(backend: Backend, experiment_id: str) -> MetricBuffer:
-    """This process's metric buffer for the experiment."""
-    key = (backend, experiment_id)
-    buffer = _buffers.get(key)  # the common case, without the lock
-    if buffer is not None:
-        return buffer
-    store = store_for(backend, experiment_id)
-    with _registry_lock:
-        buffer = _buffers.get(key)
-        if buffer is None:
-            buffer = _buffers[key] = MetricBuffer(store)
-        return buffer
-
-
 def save_metric(experiment_id: str, key: str, epoch: Any, value: Any) -> None:
     """Buffer one point for the trial whose step runs in this thread."""
     scope = _SCOPE.get()
@@ -165,14 +150,6 @@ def save_metric(experiment_id: str, key: str, epoch: Any, value: Any) -> None:
     if type(value) is not float:
         value = check_metric_value(value)
     scope.metrics.add(scope.trial.trial_id, key, epoch, value)
-
-
-def flush_metrics(backend: Backend, experiment_id: str) -> None:
-    """Write this process's pending points of the experiment, if it has any."""
-    with _registry_lock:
-        buffer = _buffers.get((backend, experiment_id))
-    if buffer is not None:
-        buffer.flush()
 
 
 # --- running one step ---------------------------------------------------------------------
@@ -258,28 +235,28 @@ def _run_step(
     context: TrialContext, spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     seed = derive_step_seed(context.seed, spec.name)
-    metrics = buffer_for(context.backend, context.experiment_id)
+    store = store_for(context.backend, context.experiment_id)
+    metrics = MetricBuffer(store)
     token = _SCOPE.set(StepScope(context, spec.name, seed, metrics))
     try:
         seed_global_generators(seed)
         result = spec.func(*args, **kwargs)
     except BaseException:
-        _flush_after_failure(context, spec.name)
+        _flush_after_failure(metrics, context, spec.name)
         raise
     finally:
         _SCOPE.reset(token)
-    flush_metrics(context.backend, context.experiment_id)
-    store = store_for(context.backend, context.experiment_id)
+    metrics.flush()
     if spec.kind is StepKind.PERSIST:
         store.save_persisted(spec.name, context.trial_id, dump_user_object(result))
     check_purity(store, spec, args, kwargs, result)
     return result
 
 
-def _flush_after_failure(context: TrialContext, step: str) -> None:
+def _flush_after_failure(metrics: MetricBuffer, context: TrialContext, step: str) -> None:
     # The step's own error is what the user must see; a store error here is only logged.
     try:
-        flush_metrics(context.backend, context.experiment_id)
+        metrics.flush()
     except StoreError:
         logger.exception(
             "Could not save metrics of failed step %s (trial id=%s)", step, context.trial_id

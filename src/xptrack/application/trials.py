@@ -72,9 +72,9 @@ class ActiveTrial:
     def save_metric(self, key: str, epoch: int, value: float) -> None:
         """Buffer one point of metric ``key`` (written in batches)."""
         validate_name(key, "metric key")
-        self._recorder.metrics.add(
-            self.trial_id, key, check_epoch(epoch), check_metric_value(value)
-        )
+        point = (check_epoch(epoch), check_metric_value(value))
+        with self._recorder.metrics_lock:
+            self._recorder.metrics.add(self.trial_id, key, *point)
 
     def persist(self, step: str, value: Any) -> None:
         """Store ``value`` as the output of ``step`` in this trial."""
@@ -85,17 +85,14 @@ class ActiveTrial:
 class TrialRecorder:
     """Records the trials of one experiment in ``store``."""
 
-    def __init__(
-        self,
-        store: ExperimentStore,
-        probe: EnvironmentProbe | None = None,
-        metrics: Any = None,
-    ) -> None:
+    def __init__(self, store: ExperimentStore, probe: EnvironmentProbe | None = None) -> None:
         from xptrack.application.runtime import MetricBuffer
 
         self.store = store
         self.probe = probe
-        self.metrics = metrics if metrics is not None else MetricBuffer(store)
+        # Points saved through ActiveTrial.save_metric (a service's threads may share it).
+        self.metrics = MetricBuffer(store)
+        self.metrics_lock = threading.Lock()
         self._lock = threading.Lock()
         self._previous_code: str | None = None
         self._previous_environment: EnvironmentSnapshot | None = None
@@ -135,7 +132,8 @@ class TrialRecorder:
 
     def succeed(self, active: ActiveTrial, result: Any) -> TrialRecord:
         """Record ``result``: the trial is a success."""
-        self.metrics.flush()
+        with self.metrics_lock:
+            self.metrics.flush()
         record = active.record.succeeded(result, utcnow(), active.elapsed)
         self.store.save_trial(record)
         active.record = record
@@ -145,7 +143,8 @@ class TrialRecorder:
     def fail(self, active: ActiveTrial, error: BaseException) -> TrialRecord:
         """Record ``error``: the trial failed (its metrics so far are kept)."""
         try:
-            self.metrics.flush()
+            with self.metrics_lock:
+                self.metrics.flush()
         finally:
             record = active.record.failed(error, utcnow(), active.elapsed)
             self.store.save_trial(record)
