@@ -1,0 +1,77 @@
+"""Measurements that need a fresh process (W3, W4), run by ``run.py`` as a subprocess.
+
+    python benchmarks/child.py open    '{"backend": <uri or null>, "id": "...", ...}'
+    python benchmarks/child.py history '{"backend": <uri or null>, "id": "...", "warm": 5}'
+
+``backend`` null means ``Experiment(id)`` with no backend argument: the local store in
+``./xptrack_cache/<id>`` of the working directory the parent chose. Prints one JSON line.
+"""
+
+import time
+
+STARTED = time.perf_counter()  # before anything else: W4 counts every import
+
+import json  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+
+def _quiet_logging() -> None:
+    # INFO lines are formatted (their cost is part of the figure) but not shown.
+    import os
+
+    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - lives as the process
+    logging.getLogger("xptrack").addHandler(handler)
+    logging.getLogger("xptrack").setLevel(logging.INFO)
+
+
+def open_experiment(spec: dict) -> dict:
+    """W4: ``import xptrack`` then ``Experiment(id)`` (environment capture on, the default)."""
+    _quiet_logging()
+    before_import = time.perf_counter()
+    import xptrack
+
+    imported = time.perf_counter()
+    if spec["backend"] is None:
+        ex = xptrack.Experiment(spec["id"])
+    else:
+        ex = xptrack.Experiment(spec["id"], backend=spec["backend"])
+    opened = time.perf_counter()
+    return {
+        "startup_s": before_import - STARTED,
+        "import_s": imported - before_import,
+        "open_s": opened - imported,
+        "import_and_open_s": opened - before_import,
+        "trial_id": ex.trial_id,
+        "modules": len(sys.modules),
+    }
+
+
+def history(spec: dict) -> dict:
+    """W3: the first ``get_history()`` of a fresh process, then a few warm ones."""
+    _quiet_logging()
+    import xptrack
+
+    backend = spec["backend"]
+    ex = xptrack.Experiment(spec["id"], backend=backend, capture_environment=False)
+    # pandas is what the history is made of; if xptrack imports it lazily, that one-time
+    # import (0.15-0.5 s) is reported apart, not counted in the call (W4 counts imports).
+    started = time.perf_counter()
+    import pandas  # noqa: F401
+
+    pandas_import = time.perf_counter() - started
+    started = time.perf_counter()
+    frame = ex.get_history()
+    first = time.perf_counter() - started
+    warm = []
+    for _ in range(spec.get("warm", 3)):
+        started = time.perf_counter()
+        ex.get_history()
+        warm.append(time.perf_counter() - started)
+    return {"first_s": first, "warm_s": warm, "rows": len(frame), "pandas_import_s": pandas_import}
+
+
+if __name__ == "__main__":
+    command, argument = sys.argv[1], json.loads(sys.argv[2])
+    result = {"open": open_experiment, "history": history}[command](argument)
+    print(json.dumps(result), flush=True)
