@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from uuid import uuid4
 
 import pytest
+
+from xptrack.testing.servers import free_port, mongo_answers, stop
 
 if TYPE_CHECKING:
     from xptrack.adapters.mongo import MongoBackend
@@ -58,40 +59,9 @@ def _secantus_executable() -> str | None:
     return shutil.which(_EXECUTABLE)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _answers_ping(port: int) -> bool:
-    import pymongo
-    from pymongo.errors import PyMongoError
-
-    # pymongo's server selection keeps retrying for up to its timeout: no sleep needed here.
-    uri = f"mongodb://127.0.0.1:{port}/?retryWrites=false"
-    client: pymongo.MongoClient[dict[str, Any]]
-    with pymongo.MongoClient(uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
-        try:
-            client.admin.command("ping")
-        except PyMongoError:
-            return False
-        return True
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def _start_secantus(executable: str, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Start the server in ``folder`` and wait until it answers ping."""
-    port = _free_port()
+    port = free_port()
     # An empty --config stops the server from picking up a secantusd.toml lying around.
     config = folder / "secantusd.toml"
     config.write_text("")
@@ -102,9 +72,9 @@ def _start_secantus(executable: str, folder: Path) -> tuple[subprocess.Popen[byt
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=folder)
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline and process.poll() is None:
-        if _answers_ping(port):
+        if mongo_answers(port):
             return process, port
-    _stop(process)
+    stop(process)
     _unavailable(f"{_EXECUTABLE} did not answer ping on port {port}: {log.read_text()[-2000:]}")
 
 
@@ -124,7 +94,7 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         # Retryable writes slow this server down after ~10k of them; tests do not need them.
         yield f"mongodb://127.0.0.1:{port}/{TEST_DATABASE}?retryWrites=false"
     finally:
-        _stop(process)
+        stop(process)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ from uuid import uuid4
 
 import attrs
 import pytest
+
+from xptrack.testing.servers import free_port, redis_answers, stop
 
 if TYPE_CHECKING:
     from xptrack.adapters.redis import RedisBackend
@@ -71,42 +72,14 @@ def _redis_server_binary() -> str:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _answers_ping(port: int, password: str | None) -> bool:
-    import redis
-
-    client = redis.Redis(port=port, password=password, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-
-
 def _wait_until_ready(process: subprocess.Popen[bytes], port: int, password: str | None) -> bool:
     # A server takes a few milliseconds to bind; poll PING until it answers or the process dies.
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline and process.poll() is None:
-        if _answers_ping(port, password):
+        if redis_answers(port, password):
             return True
         time.sleep(0.02)
     return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @contextlib.contextmanager
@@ -114,7 +87,7 @@ def running_redis_server(folder: Path, password: str | None = None) -> Iterator[
     """Start a redis-server of our own in ``folder``; stop it on exit."""
     binary = _redis_server_binary()
     sock = folder / "redis.sock"
-    port = _free_port()
+    port = free_port()
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     args += ["--dir", str(folder), "--unixsocket", str(sock), "--unixsocketperm", "700"]
     if password:
@@ -129,7 +102,7 @@ def running_redis_server(folder: Path, password: str | None = None) -> Iterator[
             )
         yield RedisServer(port, sock, password, process)
     finally:
-        _stop(process)
+        stop(process)
 
 
 @pytest.fixture(scope="session")
