@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from xptrack.testing.servers import free_port, mongo_answers, redis_answers, stop
 
 REDIS_ENV = "XPTRACK_BENCH_REDIS_URL"
 MONGO_ENV = "XPTRACK_BENCH_MONGO_URI"
@@ -42,48 +43,6 @@ class ServerUnavailable(RuntimeError):
     """The server cannot be started or reached; the backend's workloads are skipped."""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    # Only ever the process this module started, by its own handle.
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _redis_answers(port: int) -> bool:
-    import redis
-
-    client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-
-
-def _mongo_answers(port: int) -> bool:
-    import pymongo
-    from pymongo.errors import PyMongoError
-
-    uri = f"mongodb://127.0.0.1:{port}/?retryWrites=false"
-    with pymongo.MongoClient(uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
-        try:
-            client.admin.command("ping")
-        except PyMongoError:
-            return False
-        return True
-
-
 @contextlib.contextmanager
 def redis_server(folder: Path) -> Iterator[Server]:
     """``XPTRACK_BENCH_REDIS_URL``, or a redis-server of our own for the duration."""
@@ -94,7 +53,7 @@ def redis_server(folder: Path) -> Iterator[Server]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise ServerUnavailable("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
+    port = free_port()
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     args += ["--dir", str(folder)]
     log = folder / "redis.log"
@@ -102,7 +61,7 @@ def redis_server(folder: Path) -> Iterator[Server]:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + _START_TIMEOUT
-        while not _redis_answers(port):
+        while not redis_answers(port):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise ServerUnavailable(f"redis-server did not start: {log.read_text()[-500:]}")
             time.sleep(0.02)
@@ -114,7 +73,7 @@ def redis_server(folder: Path) -> Iterator[Server]:
             description=f"own {version.split()[2]} on port {port}",
         )
     finally:
-        _stop(process)
+        stop(process)
 
 
 def _secantus_executable() -> str | None:
@@ -132,7 +91,7 @@ def mongo_server(folder: Path) -> Iterator[Server]:
     executable = _secantus_executable()
     if executable is None:
         raise ServerUnavailable("secantusd-py is not installed (pip install SecantusDB)")
-    port = _free_port()
+    port = free_port()
     config = folder / "secantusd.toml"
     config.write_text("")  # an empty config: ignore any secantusd.toml lying around
     args = [executable, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
@@ -142,14 +101,14 @@ def mongo_server(folder: Path) -> Iterator[Server]:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=folder)
     try:
         deadline = time.monotonic() + _START_TIMEOUT
-        while not _mongo_answers(port):
+        while not mongo_answers(port):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise ServerUnavailable(f"secantusd-py did not start: {log.read_text()[-500:]}")
         # Retryable writes slow this test server down after ~10k of them (see tests/servers).
         uri = f"mongodb://127.0.0.1:{port}/{MONGO_DATABASE}?retryWrites=false"
         yield Server("mongo", uri, owned=True, description=f"own secantusd-py on port {port}")
     finally:
-        _stop(process)
+        stop(process)
 
 
 @contextlib.contextmanager
