@@ -6,29 +6,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from xptrack.adapters.mongo import MongoBackend, MongoExperimentStore
+from xptrack.adapters.mongo import MongoBackend
 from xptrack.ports.repositories import Backend
-from xptrack.testing import StoreContract
+from xptrack.testing import StoreContract, TrackedBackend
 from xptrack.testing.machine import StoreFactory
 
 pytestmark = pytest.mark.mongo
-
-
-class OpenedExperiments(Backend):
-    """A MongoBackend that notes every experiment it opens, so the test can drop them after:
-    the tests share one server, and the contract opens experiments under ids of its own."""
-
-    def __init__(self, backend: MongoBackend) -> None:
-        self.backend = backend
-        self.opened: set[str] = set()
-
-    @property
-    def location(self) -> str:
-        return self.backend.location
-
-    def open(self, experiment_id: str) -> MongoExperimentStore:
-        self.opened.add(experiment_id)
-        return self.backend.open(experiment_id)
 
 
 class TestMongoStore(StoreContract):
@@ -46,7 +29,7 @@ class TestMongoStore(StoreContract):
 
     @pytest.fixture
     def store_backend(self, mongo_backend: MongoBackend) -> Iterator[Backend]:
-        tracked = OpenedExperiments(mongo_backend)
+        # The contract opens experiments under ids of its own: drop them after.
+        tracked = TrackedBackend(mongo_backend)
         yield tracked
-        for experiment_id in tracked.opened:
-            mongo_backend.open(experiment_id).delete_experiment()
+        tracked.delete_opened()

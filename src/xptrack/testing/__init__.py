@@ -29,6 +29,7 @@ from xptrack.testing.machine import (
 )
 from xptrack.testing.model import ModelStore
 from xptrack.testing.samples import EVERY_KIND_OF_VALUE, UserObject
+from xptrack.testing.tracking import TrackedBackend
 
 __all__ = [
     "EVERY_KIND_OF_VALUE",
@@ -37,6 +38,7 @@ __all__ = [
     "StoreContract",
     "StoreFactory",
     "StoreMachine",
+    "TrackedBackend",
     "UserObject",
     "agree",
     "assert_same_contents",
