@@ -1,0 +1,51 @@
+"""The API.md session, as written, on every store; a second process sees what it recorded."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+import xptrack
+
+
+def build_session(ex):
+    a = ex.parameter("a")
+    b = ex.parameter("b", default=2)
+
+    @ex
+    def prepare(a, b):
+        return a + b
+
+    @ex.persist
+    def features(s):
+        return [s] * 3
+
+    @ex.result
+    def score(s, f):
+        for i in range(100):
+            ex.save_metric("loss", epoch=i, value=1 / (i + s))
+        return 10 / s
+
+    return score(prepare(a, b), features(prepare(a, b)))
+
+
+def test_the_api_session_on_every_store(backend_uri, experiment_id):
+    ex = xptrack.Experiment(experiment_id, backend=backend_uri)
+    s = build_session(ex)
+    ex.set_parameters(a=1, b=2)
+    assert s.compute() == pytest.approx(10 / 3)
+    ex.set_parameters(b=3)
+    assert s.compute(seed=1) == pytest.approx(2.5)
+    assert repr(ex).startswith(f"Experiment(id: {experiment_id}, trial_id: 2, backend: ")
+
+    # A new handle, as a second process would open it from the same backend argument.
+    again = xptrack.Experiment(experiment_id, backend=pickle.loads(pickle.dumps(ex.backend)))
+    history = again.get_history(verbose=True)
+    assert list(history.index) == [1, 2] and list(history["b"]) == [2, 3]
+    assert list(history["Success"]) == [True, True] and history.loc[2, "Seed"] == 1
+    assert again.get_parameters(2) == {"a": 1, "b": 3}
+    assert again.load_metric("loss", [1, 2]).loc[0].tolist() == pytest.approx([1 / 3, 1 / 4])
+    assert again.get_persisted("features", 2) == [4, 4, 4]
+    assert "def score(s, f):" in again.get_code(2)
+    assert again.get_environment(2, "python")["implementation"] == "CPython"
