@@ -7,27 +7,7 @@ import pickle
 import pytest
 
 import xptrack
-
-
-def build_session(ex):
-    a = ex.parameter("a")
-    b = ex.parameter("b", default=2)
-
-    @ex
-    def prepare(a, b):
-        return a + b
-
-    @ex.persist
-    def features(s):
-        return [s] * 3
-
-    @ex.result
-    def score(s, f):
-        for i in range(100):
-            ex.save_metric("loss", epoch=i, value=1 / (i + s))
-        return 10 / s
-
-    return score(prepare(a, b), features(prepare(a, b)))
+from tests.sessions import build_session
 
 
 def test_the_api_session_on_every_store(backend_uri, experiment_id):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import xptrack
+from tests.sessions import build_session
 from xptrack.adapters.memory import MemoryExperimentStore
 from xptrack.application import runtime
 from xptrack.errors import (
@@ -22,24 +23,7 @@ from xptrack.errors import (
 
 
 def build(ex):
-    a = ex.parameter("a")
-    b = ex.parameter("b", default=2)
-
-    @ex
-    def prepare(a, b):
-        return a + b
-
-    @ex.persist
-    def features(s):
-        return [s] * 3
-
-    @ex.result
-    def score(s, f):
-        for i in range(10):
-            ex.save_metric("loss", epoch=i, value=1 / (i + s))
-        return 10 / s
-
-    return score(prepare(a, b), features(prepare(a, b)))
+    return build_session(ex, epochs=10)
 
 
 def test_the_quickstart_session_records_two_trials(make_experiment):
