@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from xptrack.adapters.serialization import (
-    decode_metric_chunk,
+    decode_metric_chunks,
     encode_metric_chunk,
     load_json,
     trial_from_document,
@@ -232,10 +232,7 @@ class LocalExperimentStore(ExperimentStore):
         )
         if not rows:
             raise NotFoundError(f"no metric {key!r} in trial {trial_id}")
-        series = MetricSeries()
-        for (points,) in rows:
-            series.extend(decode_metric_chunk(points))
-        return series
+        return decode_metric_chunks(points for (points,) in rows)
 
     def metric_keys(self, trial_id: int) -> list[str]:
         rows = self._query(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from xptrack.adapters.serialization import (
-    decode_metric_chunk,
+    decode_metric_chunks,
     encode_metric_chunk,
     trial_from_json,
     trial_to_json,
@@ -78,10 +78,7 @@ class MemoryExperimentStore(ExperimentStore):
             chunks = list(self._metrics.get((trial_id, key), ()))
         if not chunks:
             raise NotFoundError(f"no metric {key!r} in trial {trial_id}")
-        series = MetricSeries()
-        for chunk in chunks:
-            series.extend(decode_metric_chunk(chunk))
-        return series
+        return decode_metric_chunks(chunks)
 
     def metric_keys(self, trial_id: int) -> list[str]:
         with self._lock:

@@ -41,7 +41,7 @@ from xptrack.adapters.mongo_documents import bytes_field, int_field, set_remembe
 from xptrack.adapters.mongo_documents import json_data as json_data
 from xptrack.adapters.mongo_documents import trial_fields as trial_fields
 from xptrack.adapters.mongo_documents import trial_from_fields as trial_from_fields
-from xptrack.adapters.serialization import decode_metric_chunk, encode_metric_chunk
+from xptrack.adapters.serialization import decode_metric_chunks, encode_metric_chunk
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
 from xptrack.domain.errors import ConflictError, CorruptRecord, InvalidName, NotFoundError
 from xptrack.domain.metric import MetricSeries
@@ -214,9 +214,9 @@ class MongoExperimentStore(ExperimentStore):
     def load_metric(self, trial_id: int, key: str) -> MetricSeries:
         query = {"category": "metric", "trial_id": trial_id, "metric_key": key}
         cursor = self._collection.find(query, {"points": True}).sort("seq", ASCENDING)
-        series = MetricSeries()
-        for document in cursor:
-            series.extend(decode_metric_chunk(text_field(document, "points", "metric chunk")))
+        series = decode_metric_chunks(
+            text_field(document, "points", "metric chunk") for document in cursor
+        )
         if not series:
             raise NotFoundError(f"no metric {key!r} in trial {trial_id}")
         return series

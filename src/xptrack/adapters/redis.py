@@ -35,7 +35,7 @@ from xptrack.adapters.redis_connection import READ_TIMEOUT as READ_TIMEOUT
 from xptrack.adapters.redis_connection import SCHEMES as SCHEMES
 from xptrack.adapters.redis_connection import RedisConnection
 from xptrack.adapters.serialization import (
-    decode_metric_chunk,
+    decode_metric_chunks,
     dump_json,
     encode_metric_chunk,
     load_json,
@@ -256,10 +256,7 @@ class RedisExperimentStore(ExperimentStore):
         elements = self._redis.lrange(self._keys.metric(key, trial_id), 0, -1)
         if not elements:
             raise NotFoundError(f"no metric {key!r} in trial {trial_id}")
-        series = MetricSeries()
-        for element in elements:
-            series.extend(decode_metric_chunk(element))
-        return series
+        return decode_metric_chunks(elements)
 
     @_redis_call("list metric keys")
     def metric_keys(self, trial_id: int) -> list[str]:

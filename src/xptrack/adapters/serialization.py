@@ -13,7 +13,7 @@ import base64
 import datetime as dt
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import cattrs
@@ -239,6 +239,14 @@ def load_json(text: str | bytes) -> Any:
 def encode_metric_chunk(series: MetricSeries) -> str:
     """A batch of points as JSON text ``[[epochs...], [values...]]`` (NaN/Infinity allowed)."""
     return json.dumps([series.epochs, series.values], separators=(",", ":"))
+
+
+def decode_metric_chunks(chunks: Iterable[str | bytes]) -> MetricSeries:
+    """The points of several chunks, in order, as one series (how every store loads a metric)."""
+    series = MetricSeries()
+    for chunk in chunks:
+        series.extend(decode_metric_chunk(chunk))
+    return series
 
 
 def decode_metric_chunk(text: str | bytes) -> MetricSeries:

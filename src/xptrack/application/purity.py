@@ -20,11 +20,12 @@ _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 60
 
 
-def deterministic_hash(value: Any) -> str | None:
-    """dask's token of ``value``, or None when dask cannot hash it the same way twice."""
+def deterministic_hashes(*values: Any) -> tuple[str, ...] | None:
+    """dask's token of each value, or None when dask cannot hash one the same way twice.
+    (One configuration change for all of them: this runs after every step.)"""
     try:
         with dask.config.set({"tokenize.ensure-deterministic": True}):
-            return str(tokenize(value))
+            return tuple(str(tokenize(value)) for value in values)
     except Exception:
         return None
 
@@ -38,11 +39,11 @@ def check_purity(
 ) -> bool:
     """Record the step's hashes; warn and return False when its output changed for the same
     inputs (and code). Outputs that cannot be hashed are skipped, not an error."""
-    input_hash = deterministic_hash((spec.code_hash, args, kwargs))
-    output_hash = deterministic_hash(result)
-    if input_hash is None or output_hash is None:
+    hashes = deterministic_hashes((spec.code_hash, args, kwargs), result)
+    if hashes is None:
         logger.debug("Purity check skipped for step %s: inputs or output not hashable", spec.name)
         return True
+    input_hash, output_hash = hashes
     record = StepHash(spec.name, input_hash, output_hash)
     previous = store.swap_step_hash(spec.name, input_hash, output_hash)
     if record.conflicts_with(previous):
