@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from measure import Backend, two_step_experiment
 from pyinstrument import Profiler
 
 import xptrack
@@ -37,18 +38,7 @@ def _show(profiler: Profiler) -> None:
 
 
 def profile_w1(folder: Path) -> None:
-    ex = xptrack.Experiment("w1", backend=folder / "w1", capture_environment=False)
-    a, b = ex.parameter("a", default=1), ex.parameter("b", default=2)
-
-    @ex
-    def prepare(a: int, b: int) -> int:
-        return a + b
-
-    @ex.result
-    def score(s: int) -> int:
-        return s * 2
-
-    call = score(prepare(a, b))
+    _, call = two_step_experiment(Backend("local", folder), "w1", capture_environment=False)
     for _ in range(30):
         call.compute(scheduler="sync")
     profiler = Profiler(interval=0.0002)

@@ -16,12 +16,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from xptrack.testing.servers import free_port, mongo_answers, redis_answers, stop
+from xptrack.testing.servers import (
+    free_port,
+    mongo_answers,
+    redis_answers,
+    stop,
+    wait_until_answers,
+)
 
 REDIS_ENV = "XPTRACK_BENCH_REDIS_URL"
 MONGO_ENV = "XPTRACK_BENCH_MONGO_URI"
@@ -60,11 +65,8 @@ def redis_server(folder: Path) -> Iterator[Server]:
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not redis_answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise ServerUnavailable(f"redis-server did not start: {log.read_text()[-500:]}")
-            time.sleep(0.02)
+        if not wait_until_answers(process, lambda: redis_answers(port), _START_TIMEOUT):
+            raise ServerUnavailable(f"redis-server did not start: {log.read_text()[-500:]}")
         version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
         yield Server(
             "redis",
@@ -100,10 +102,8 @@ def mongo_server(folder: Path) -> Iterator[Server]:
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=folder)
     try:
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not mongo_answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise ServerUnavailable(f"secantusd-py did not start: {log.read_text()[-500:]}")
+        if not wait_until_answers(process, lambda: mongo_answers(port), _START_TIMEOUT):
+            raise ServerUnavailable(f"secantusd-py did not start: {log.read_text()[-500:]}")
         # Retryable writes slow this test server down after ~10k of them (see tests/servers).
         uri = f"mongodb://127.0.0.1:{port}/{MONGO_DATABASE}?retryWrites=false"
         yield Server("mongo", uri, owned=True, description=f"own secantusd-py on port {port}")

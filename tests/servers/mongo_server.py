@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -25,7 +24,7 @@ from uuid import uuid4
 
 import pytest
 
-from xptrack.testing.servers import free_port, mongo_answers, stop
+from xptrack.testing.servers import free_port, mongo_answers, stop, wait_until_answers
 
 if TYPE_CHECKING:
     from xptrack.adapters.mongo import MongoBackend
@@ -70,10 +69,8 @@ def _start_secantus(executable: str, folder: Path) -> tuple[subprocess.Popen[byt
     log = folder / "secantusd.log"
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=folder)
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        if mongo_answers(port):
-            return process, port
+    if wait_until_answers(process, lambda: mongo_answers(port), _START_TIMEOUT):
+        return process, port
     stop(process)
     _unavailable(f"{_EXECUTABLE} did not answer ping on port {port}: {log.read_text()[-2000:]}")
 

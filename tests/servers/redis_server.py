@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +25,7 @@ from uuid import uuid4
 import attrs
 import pytest
 
-from xptrack.testing.servers import free_port, redis_answers, stop
+from xptrack.testing.servers import free_port, redis_answers, stop, wait_until_answers
 
 if TYPE_CHECKING:
     from xptrack.adapters.redis import RedisBackend
@@ -72,16 +71,6 @@ def _redis_server_binary() -> str:
     pytest.skip(message)
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], port: int, password: str | None) -> bool:
-    # A server takes a few milliseconds to bind; poll PING until it answers or the process dies.
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        if redis_answers(port, password):
-            return True
-        time.sleep(0.02)
-    return False
-
-
 @contextlib.contextmanager
 def running_redis_server(folder: Path, password: str | None = None) -> Iterator[RedisServer]:
     """Start a redis-server of our own in ``folder``; stop it on exit."""
@@ -96,7 +85,7 @@ def running_redis_server(folder: Path, password: str | None = None) -> Iterator[
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     try:
-        if not _wait_until_ready(process, port, password):
+        if not wait_until_answers(process, lambda: redis_answers(port, password), _START_TIMEOUT):
             raise RuntimeError(
                 f"redis-server did not answer PING on port {port}: {log.read_text()}"
             )

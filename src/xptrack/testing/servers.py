@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -24,6 +26,19 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def wait_until_answers(
+    process: subprocess.Popen[bytes], answers: Callable[[], bool], timeout: float = 10.0
+) -> bool:
+    """Poll ``answers`` until it is true (True), or the process died or ``timeout`` passed
+    (False). A server takes some milliseconds to bind: this is the only wait it needs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if answers():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def redis_answers(port: int, password: str | None = None) -> bool:
