@@ -48,8 +48,13 @@ def write_session(folder: pathlib.Path, backend: str = "None", tail: str = "") -
 
 
 def run_python(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    return run_command(sys.executable, *args, cwd=cwd)
+
+
+def run_command(*command: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.run(
-        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        command, cwd=cwd, capture_output=True, text=True, timeout=120, check=False, env=env
     )
 
 
@@ -144,28 +149,13 @@ def test_script_mode_through_ex_main(tmp_path):
 
 def test_xptrack_run_builds_the_graph_and_runs_one_trial(tmp_path):
     script = write_session(tmp_path)
-    xptrack_cli = pathlib.Path(sys.executable).with_name("xptrack")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run(
-        [str(xptrack_cli), "run", str(script), "a=2", "b=name", "--seed", "1"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
+    xptrack_cli = str(pathlib.Path(sys.executable).with_name("xptrack"))
+    done = run_command(
+        xptrack_cli, "run", str(script), "a=2", "b=name", "--seed", "1", cwd=tmp_path
     )
     # b='name' is a string: the trial runs and fails on 2 + 'name', and is recorded as failed.
     assert done.returncode != 0 and "TypeError" in done.stderr
-    done = subprocess.run(
-        [str(xptrack_cli), "run", str(script), "a=2", "--seed", "1"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
+    done = run_command(*run, "a=2", "--seed", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == repr(2.5)
     history = xptrack.Experiment("quickstart").get_history()
