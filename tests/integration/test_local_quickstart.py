@@ -149,10 +149,8 @@ def test_script_mode_through_ex_main(tmp_path):
 
 def test_xptrack_run_builds_the_graph_and_runs_one_trial(tmp_path):
     script = write_session(tmp_path)
-    xptrack_cli = str(pathlib.Path(sys.executable).with_name("xptrack"))
-    done = run_command(
-        xptrack_cli, "run", str(script), "a=2", "b=name", "--seed", "1", cwd=tmp_path
-    )
+    run = (str(pathlib.Path(sys.executable).with_name("xptrack")), "run", str(script))
+    done = run_command(*run, "a=2", "b=name", "--seed", "1", cwd=tmp_path)
     # b='name' is a string: the trial runs and fails on 2 + 'name', and is recorded as failed.
     assert done.returncode != 0 and "TypeError" in done.stderr
     done = run_command(*run, "a=2", "--seed", "1", cwd=tmp_path)
