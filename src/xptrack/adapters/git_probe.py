@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from xptrack.domain.redaction import redact_url_credentials
+from xptrack.domain.redaction import password_of, redact_url, redact_url_credentials, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ Stamp = tuple[str, "int | None"]
 RACY_MARGIN_NS = 2_000_000_000
 
 GIT_TIMEOUT_SECONDS = 10.0
+#: Remote passwords this long or longer are also scrubbed from every recorded text (diffs, git's
+#: messages); a shorter one would blank out ordinary words, and is hidden inside URLs only.
+_SCRUBBED_LENGTH = 4
 
 
 def stamp_files(paths: Iterable[str]) -> tuple[Stamp, ...]:
@@ -97,6 +100,8 @@ class GitProbe:
         self._repository: dict[str, Any] = {}
         self._read_stamps: tuple[Stamp, ...] | None = None
         self._text = ""
+        #: Passwords of the remotes, scrubbed from everything recorded (git's own messages too).
+        self._secrets: set[str] = set()
 
     def describe(self) -> str:
         """The repository's state as JSON text (see the class docstring for how fresh)."""
@@ -109,7 +114,7 @@ class GitProbe:
         except Exception as error:  # a probe never fails a trial; the text says what went wrong
             logger.debug("git probe failed in %s", self._directory, exc_info=True)
             state = {"error": f"{type(error).__name__}: {error}"}
-        self._text = json.dumps(_redacted(state), indent=2, sort_keys=True)
+        self._text = json.dumps(_redacted(state, self._secrets), indent=2, sort_keys=True)
         if self._fixed_max_age is None:
             self._check.max_age = max(1.0, 50 * (time.perf_counter() - started))
         if not stamps:  # the repository was just found: watch it from now on
@@ -165,12 +170,17 @@ class GitProbe:
         return None
 
     def _remotes(self, git: str) -> dict[str, str]:
+        """Each remote's fetch URL, redacted as a whole URL: its password may hold any
+        character (``#``, ``/``, ``?``, spaces), which no scan of free text could delimit."""
         remotes: dict[str, str] = {}
         for line in _run(git, self._directory, "remote", "-v").stdout.splitlines():
             name, _, rest = line.partition("\t")
             url, _, kind = rest.rpartition(" ")
+            password = password_of(url)
+            if password and len(password) >= _SCRUBBED_LENGTH:
+                self._secrets.add(password)
             if kind == "(fetch)":
-                remotes[name] = url
+                remotes[name] = redact_url(url, hide_token=True)
         return remotes
 
     def _working_tree(self, git: str) -> dict[str, Any]:
@@ -219,15 +229,18 @@ def _parse_status(fields: Sequence[str]) -> tuple[str | None, str | None, bool, 
     return commit, branch, changed, sorted(untracked)
 
 
-def _redacted(value: Any) -> Any:
-    """``value`` (JSON-like) with URL credentials hidden in every string, before JSON escaping
-    could hide a URL's boundaries from :func:`redact_url_credentials`."""
+def _redacted(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """``value`` (JSON-like) with URL credentials and the known ``secrets`` hidden in every
+    string, before JSON escaping could hide a URL's boundaries from
+    :func:`redact_url_credentials`."""
     if isinstance(value, str):
+        for secret in secrets:
+            value = scrub(value, secret)
         return redact_url_credentials(value)
     if isinstance(value, dict):
-        return {key: _redacted(item) for key, item in value.items()}
+        return {key: _redacted(item, secrets) for key, item in value.items()}
     if isinstance(value, list):
-        return [_redacted(item) for item in value]
+        return [_redacted(item, secrets) for item in value]
     return value
 
 

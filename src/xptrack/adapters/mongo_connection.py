@@ -18,10 +18,14 @@ from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailu
 
 from xptrack.adapters.mongo_documents import Document
 from xptrack.domain.errors import InvalidBackend, StoreError, StoreUnavailable, UnstorableValue
-from xptrack.domain.redaction import redact_url, scrub
+from xptrack.domain.redaction import password_of, redact_url, scrub, unencoded_password
 
 logger = logging.getLogger(__name__)
 
+ACCEPTED_URIS = (
+    "mongodb://[user:password@]host[:port][,host[:port]...]/database[?options] or "
+    "mongodb+srv://[user:password@]host/database[?options], user and password percent-encoded"
+)
 #: Fail fast on an unreachable server unless the URI asks otherwise.
 DEFAULT_TIMEOUT_MS = 3000
 _TIMEOUT_OPTIONS = ("serverSelectionTimeoutMS", "connectTimeoutMS")
@@ -43,10 +47,7 @@ def _userinfo_and_hosts(netloc: str) -> tuple[str | None, str]:
 
 
 def _password(uri: str) -> str | None:
-    userinfo, _ = _userinfo_and_hosts(urlsplit(uri).netloc)
-    if userinfo is None or ":" not in userinfo:
-        return None
-    return unquote(userinfo.split(":", 1)[1]) or None
+    return password_of(uri)
 
 
 def named_database(uri: str) -> str:
@@ -58,8 +59,11 @@ def named_database(uri: str) -> str:
         )
     shown = redact_url(uri, SECRET_OPTIONS) if isinstance(uri, str) else repr(uri)
     if not isinstance(uri, str) or not uri.startswith(("mongodb://", "mongodb+srv://")):
+        raise InvalidBackend(f"MongoBackend needs a URI; got {shown}; accepted: {ACCEPTED_URIS}")
+    if unencoded_password(uri):
         raise InvalidBackend(
-            f"MongoBackend needs a 'mongodb://' or 'mongodb+srv://' URI; got {shown}"
+            f"invalid MongoDB URI {shown}: its password holds '/', '?', '#' or a space, which "
+            f"must be percent-encoded (urllib.parse.quote_plus); accepted: {ACCEPTED_URIS}"
         )
     try:
         parts = urlsplit(uri)
@@ -68,7 +72,9 @@ def named_database(uri: str) -> str:
         elif parts.query:
             uri_parser.split_options(parts.query)  # an SRV URI resolves DNS only when opened
     except (ValueError, ConfigurationError) as error:
-        raise InvalidBackend(f"invalid MongoDB URI {shown}: {_scrub(str(error), uri)}") from None
+        raise InvalidBackend(
+            f"invalid MongoDB URI {shown}: {_scrub(str(error), uri)}; accepted: {ACCEPTED_URIS}"
+        ) from None
     name = unquote(parts.path.lstrip("/"))
     if not name:
         raise InvalidBackend(

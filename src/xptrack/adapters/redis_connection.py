@@ -11,7 +11,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -20,9 +20,19 @@ from redis.exceptions import InvalidResponse
 from redis.retry import Retry
 
 from xptrack.domain.errors import CorruptRecord, InvalidBackend, StoreError, StoreUnavailable
-from xptrack.domain.redaction import REDACTED, redact_url, scrub
+from xptrack.domain.redaction import (
+    REDACTED,
+    password_of,
+    redact_url,
+    scrub,
+    unencoded_password,
+)
 
 SCHEMES = ("redis", "rediss", "unix")
+ACCEPTED_URIS = (
+    "redis://[[user]:password@]host[:port][/db], rediss://… (TLS) or "
+    "unix://[[user]:password@]/path/to/socket[?db=N], db a number (0 when left out)"
+)
 #: ``open`` gives up on an unreachable or silent server after about twice this (< 5 s).
 PROBE_TIMEOUT = 2.0
 #: Later calls wait longer: a busy server may take a while to answer a big read.
@@ -55,17 +65,23 @@ class RedisConnection:
     def from_url(cls, url: str) -> RedisConnection:
         """The settings a ``redis://``, ``rediss://`` or ``unix://`` URI gives; InvalidBackend
         for anything else (the message never shows the password)."""
-        if not isinstance(url, str) or urlsplit(url).scheme not in SCHEMES:
+        if not isinstance(url, str) or not url.startswith(tuple(f"{s}://" for s in SCHEMES)):
             shown = redact_url(url) if isinstance(url, str) else type(url).__name__
+            raise InvalidBackend(f"not a Redis URI: {shown!r}; accepted: {ACCEPTED_URIS}")
+        if unencoded_password(url):
             raise InvalidBackend(
-                f"not a Redis URI: {shown!r}; accepted: redis://[[user]:password@]host[:port][/db],"
-                " rediss://… (TLS) or unix://[[user]:password@]/path/to/socket[?db=N]"
+                f"malformed Redis URI {redact_url(url)!r}: its password holds '/', '?', '#' or "
+                "a space, which must be percent-encoded (urllib.parse.quote(password, safe=''))"
+                f"; accepted: {ACCEPTED_URIS}"
             )
+        _check_database(url)
         try:
             pool = redis.ConnectionPool.from_url(url)  # parses only; connects on first use
         except ValueError as error:
-            reason = scrub(str(error), urlsplit(url).password)
-            raise InvalidBackend(f"malformed Redis URI {redact_url(url)!r}: {reason}") from None
+            reason = scrub(str(error), password_of(url))
+            raise InvalidBackend(
+                f"malformed Redis URI {redact_url(url)!r}: {reason}; accepted: {ACCEPTED_URIS}"
+            ) from None
         return cls(pool.connection_class, _settings_of(pool), redact_url(url))
 
     @classmethod
@@ -153,6 +169,23 @@ class RedisConnection:
 
     def _identity(self) -> tuple[Any, ...]:
         return (self._connection_class, tuple(sorted(self._settings.items())))
+
+
+def _check_database(url: str) -> None:
+    """Refuse a URI whose database is not a number (redis-py would quietly use database 0).
+    The message quotes the redacted URI only: a password with an unencoded ``/`` spills into
+    what a parser takes for the path."""
+    parts = urlsplit(url)
+    databases = [value for key, value in parse_qsl(parts.query) if key == "db"]
+    if parts.scheme != "unix":
+        databases.append(parts.path.strip("/") or "0")
+    if not all(database.isdigit() for database in databases) or not (
+        parts.netloc or parts.scheme == "unix"
+    ):
+        raise InvalidBackend(
+            f"malformed Redis URI {redact_url(url)!r}: it needs a host, and its database "
+            f"(the path or ?db=) must be a number; accepted: {ACCEPTED_URIS}"
+        )
 
 
 def _response_error(location: str, what: str, message: str) -> StoreError:

@@ -56,9 +56,10 @@ def open_backend(backend: Any, experiment_id: str) -> Backend:
 def _from_uri(uri: str) -> Backend:
     scheme, separator, rest = uri.partition("://")
     if not separator:
+        shown = redact_url(uri, hide_token=True)  # a misspelled URI: any user part may be secret
         raise InvalidBackend(
-            f"backend string {uri!r} is not a URI; accepted: {ACCEPTED}. "
-            f"For a folder, pass pathlib.Path({uri!r})"
+            f"backend string {shown!r} is not a URI (a URI starts with 'scheme://'); accepted: "
+            f"{ACCEPTED}. For a folder, pass pathlib.Path({shown!r})"
         )
     scheme = scheme.lower()
     if scheme == "memory":
