@@ -19,6 +19,7 @@ from hypothesis import Phase
 
 from xptrack.adapters.memory import MemoryExperimentStore
 from xptrack.adapters.serialization import trial_from_json
+from xptrack.domain.errors import NotFoundError
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import TrialRecord
 from xptrack.testing import StoreContract, contract_settings, run_store_machine
@@ -87,6 +88,16 @@ class NormalizesLineEnds(MemoryExperimentStore):
         return super().load_code(trial_id).replace("\r\n", "\n").replace("\r", "\n")
 
 
+class KeepsFirstOutput(MemoryExperimentStore):
+    """Saves a trial's output only once (SETNX instead of SET): a second save is lost."""
+
+    def save_output(self, trial_id: int, text: str) -> None:
+        try:
+            self.load_output(trial_id)
+        except NotFoundError:
+            super().save_output(trial_id, text)
+
+
 class RacyTrialIds(MemoryExperimentStore):
     """Reads the counter and writes it back without a lock (GET then SET, not INCR)."""
 
@@ -105,6 +116,7 @@ CAUGHT_BY_THE_MACHINE = {
     ListsTrialsInSaveOrder: "list_trials",
     IgnoresInputHash: "swap_step_hash",
     NormalizesLineEnds: "load_code",
+    KeepsFirstOutput: "load_output",
 }
 
 
@@ -123,6 +135,7 @@ def test_state_machine_catches(broken: type[MemoryExperimentStore]) -> None:
         (LosesNaNParameters, "test_every_kind_of_value_comes_back_exactly"),
         (ListsTrialsInSaveOrder, "test_delete_experiment_empties_the_store"),
         (NormalizesLineEnds, "test_every_kind_of_value_comes_back_exactly"),
+        (KeepsFirstOutput, "test_every_kind_of_value_comes_back_exactly"),
         (RacyTrialIds, "test_trial_ids_and_swaps_across_threads"),
     ],
     ids=lambda value: value if isinstance(value, str) else value.__name__,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import signal
+import time
 
 import pytest
 
@@ -12,9 +12,11 @@ from tests.integration import _steps
 pytestmark = pytest.mark.slow
 
 
-def test_a_trial_killed_mid_run_shows_as_not_finished_and_loses_nothing(
-    backend_kind, backend_uri, experiment_id, tmp_path
+def test_a_trial_killed_mid_run_shows_as_interrupted_and_loses_nothing(
+    backend_kind, backend_uri, experiment_id, tmp_path, monkeypatch
 ):
+    # Heartbeats every 0.2 s (in the script and in this reader): stale after 0.9 s.
+    monkeypatch.setenv("XPTRACK_HEARTBEAT_INTERVAL", "0.2")
     with _steps.running("crash", backend_uri, experiment_id, (), cwd=tmp_path) as (process,):
         _steps.release_together([process])
         # Trials 1 and 2 finished; trial 3's first step finished, its result step is blocked.
@@ -32,7 +34,9 @@ def test_a_trial_killed_mid_run_shows_as_not_finished_and_loses_nothing(
     assert (
         list(history["Result"].isna()) == list(history["Finished"].isna()) == [False, False, True]
     )
-    assert re.search(r"not finished.*interrupted", history.loc[3, "Description"])
+    assert _interrupted_within(ex, 3, seconds=_steps.WAIT_S)
+    verbose = ex.get_history(verbose=True)
+    assert list(verbose["Status"]) == ["finished", "finished", "interrupted"]
     assert ex.get_parameters(3) == {"a": 3, "block": True}
     assert ex.get_persisted("prepare", 3) == 30
     assert ex.load_metric("progress", [1, 2, 3]).loc[0].to_dict() == {1: 1, 2: 2, 3: 3}
@@ -45,6 +49,16 @@ def test_a_trial_killed_mid_run_shows_as_not_finished_and_loses_nothing(
 
     if backend_kind == "local":
         _assert_only_whole_files(backend_uri, experiment_id)
+
+
+def _interrupted_within(ex, trial_id, seconds):
+    """True once the history reads trial ``trial_id`` as interrupted (polled, bounded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ex.get_history().loc[trial_id, "Description"] == "interrupted":
+            return True
+        time.sleep(0.05)  # the pace of the polling, not a wait for the outcome
+    return False
 
 
 def _assert_only_whole_files(folder, experiment_id):

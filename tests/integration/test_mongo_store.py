@@ -111,7 +111,7 @@ def test_documents_follow_the_seeds_layout(
     assert trial["trial_id"] == 1
     assert trial["parameter"] == {"a": 1, "b": "x"}
     assert trial["history"]["result"] == 0.5
-    assert trial["history"]["status"] == "succeeded"
+    assert trial["history"]["status"] == "finished"
     persist = one("persist")
     assert (persist["step"], persist["trial_id"]) == ("features", 1)
     assert persist["data"] == b"\x80\x05user-object-bytes"

@@ -94,7 +94,7 @@ def test_keys_follow_the_seed_layout(store, raw, redis_experiment_id):
     assert parameters == encode_value({"a": 1, "b": (2, 3), "lr": 1e-3})
     history = json.loads(raw.get(f"{x}:history:{trial_id}"))
     assert history["result"] == pytest.approx(10 / 3)
-    assert history["status"] == "succeeded"
+    assert history["status"] == "finished"
     assert "parameters" not in history
     assert raw.get(f"{x}:persist:features:{trial_id}") == b"user bytes"
     assert raw.get(f"{x}:step_hash:prepare-in123") == b"out456"

@@ -13,7 +13,7 @@ from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.metric import MetricSeries, check_epoch, check_metric_value
 from xptrack.domain.names import validate_name, validate_trial_id
 from xptrack.domain.seeding import SEED_LIMIT, derive_step_seed
-from xptrack.domain.trial import TrialRecord, TrialStatus
+from xptrack.domain.trial import HEARTBEAT_STALE, StepRecord, TrialRecord, TrialStatus
 from xptrack.errors import InvalidArgument, InvalidName
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -55,6 +55,42 @@ def test_trial_success_and_failure_transitions():
     failed = record.failed(ValueError("bad input"), NOW, 0.2)
     assert not failed.success and failed.description == "ValueError: bad input"
     assert failed.status is TrialStatus.FAILED
+
+
+def test_status_values_and_legacy_succeeded_reads_as_finished():
+    assert [status.value for status in TrialStatus] == [
+        "running",
+        "finished",
+        "failed",
+        "interrupted",
+    ]
+    assert TrialStatus("succeeded") is TrialStatus.FINISHED
+    with pytest.raises(ValueError):
+        TrialStatus("done")
+
+
+def test_a_running_trial_with_a_stale_heartbeat_reads_interrupted():
+    beat = NOW + dt.timedelta(seconds=30)
+    record = TrialRecord(1, {}, NOW, heartbeat=beat)
+    assert record.effective_status(beat + HEARTBEAT_STALE) is TrialStatus.RUNNING
+    late = beat + HEARTBEAT_STALE + dt.timedelta(microseconds=1)
+    assert record.effective_status(late) is TrialStatus.INTERRUPTED
+    assert record.renewed(late).effective_status(late) is TrialStatus.RUNNING
+    # No heartbeat yet (a record written before heartbeats): its start is the last sign.
+    assert TrialRecord(1, {}, NOW).effective_status(late) is TrialStatus.INTERRUPTED
+    short = dt.timedelta(seconds=1)
+    assert record.effective_status(beat + 2 * short, stale=short) is TrialStatus.INTERRUPTED
+    # Ended trials keep their status, however old.
+    ended = record.succeeded(1, beat, 1.0)
+    assert ended.effective_status(late + dt.timedelta(days=9)) is TrialStatus.FINISHED
+
+
+def test_step_records_know_their_duration_and_trials_keep_them():
+    step = StepRecord("prepare", NOW, NOW + dt.timedelta(seconds=1.5), cached_from=2)
+    assert step.duration == dt.timedelta(seconds=1.5)
+    record = TrialRecord(1, {}, NOW).failed(ValueError("x"), NOW, 1.0, "Traceback ...", [step])
+    assert record.steps == (step,) and record.traceback == "Traceback ..."
+    assert record.tags == () and record.note == "" and record.heartbeat is None
 
 
 def test_result_type_names_the_module_of_non_builtins():

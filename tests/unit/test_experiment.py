@@ -50,6 +50,7 @@ def test_the_quickstart_session_records_two_trials(make_experiment):
     assert history.loc[2, "Result Type"] == "float"
     verbose = ex.get_history(verbose=True)
     assert verbose.loc[2, "Seed"] == 1 and "Started" in verbose.columns
+    assert list(verbose["Status"]) == ["finished", "finished"]
     assert ex.get_parameters(trial_id=1) == {"a": 1, "b": 2}
     assert ex.get_persisted("features", 2) == [4, 4, 4]
 
@@ -93,8 +94,9 @@ def test_a_failing_trial_is_recorded_and_the_error_reraised(make_experiment):
     ex.set_parameters(x=0)
     with pytest.raises(ZeroDivisionError):
         divide(x).compute()
-    row = ex.get_history().loc[1]
+    row = ex.get_history(verbose=True).loc[1]
     assert not row["Success"] and row["Description"] == "ZeroDivisionError: division by zero"
+    assert row["Status"] == "failed"
     assert list(ex.load_metric("before", 1)[1]) == [1.0]
     ex.set_parameters(x=4)
     assert divide(x).compute() == 0.25 and ex.trial_id == 2

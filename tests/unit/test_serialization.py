@@ -21,7 +21,7 @@ from xptrack.adapters.serialization import (
     trial_to_json,
 )
 from xptrack.domain.metric import MetricSeries
-from xptrack.domain.trial import TrialRecord
+from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus
 from xptrack.domain.user_objects import dump_user_object, load_user_object
 from xptrack.errors import CorruptRecord, SignatureError, UnstorableValue
 
@@ -87,6 +87,33 @@ def test_trial_record_json_has_no_pickle_for_plain_values():
     text = trial_to_json(record)
     assert json.loads(text)["result"] == 2
     assert trial_from_json(text) == record
+
+
+def test_heartbeat_traceback_steps_tags_and_note_round_trip():
+    now = dt.datetime.now(dt.timezone.utc)
+    steps = [StepRecord("prepare", now, now + dt.timedelta(seconds=1), cached_from=4)]
+    record = TrialRecord(
+        3, {"a": 1}, now, seed=2, heartbeat=now, tags=("best",), note="ü\nnote"
+    ).failed(ValueError("boom"), now, 1.0, "Traceback (most recent call last):\n...", steps)
+    again = trial_from_json(trial_to_json(record))
+    assert again == record and again.steps[0].duration == dt.timedelta(seconds=1)
+
+
+def test_a_stored_succeeded_status_reads_as_finished_and_old_records_get_defaults():
+    now = dt.datetime.now(dt.timezone.utc)
+    document = json.loads(trial_to_json(TrialRecord(1, {}, now).succeeded(2, now, 1.0)))
+    document["status"] = "succeeded"
+    for field in ("heartbeat", "traceback", "steps", "tags", "note"):
+        del document[field]
+    record = trial_from_json(json.dumps(document))
+    assert record.status is TrialStatus.FINISHED and record.success
+    assert (record.heartbeat, record.traceback, record.steps, record.tags, record.note) == (
+        None,
+        None,
+        (),
+        (),
+        "",
+    )
 
 
 def test_a_pickle_where_a_record_belongs_is_refused_not_loaded(tmp_path):

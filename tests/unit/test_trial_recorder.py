@@ -22,7 +22,7 @@ def test_a_service_records_a_trial_with_metrics_persisted_output_and_result(prob
         trial.persist("model", {"weights": [1, 2]})
         trial.result = 0.93
     record = store.get_trial(trial.trial_id)
-    assert record.status is TrialStatus.SUCCEEDED and record.result == 0.93 and record.seed == 3
+    assert record.status is TrialStatus.FINISHED and record.result == 0.93 and record.seed == 3
     assert record.parameters == {"lr": 0.1, "layers": [64, 64]}
     assert store.load_metric(1, "loss").values == [1.0, 0.5, 1 / 3]
     assert load_user_object(store.load_persisted("model", 1)) == {"weights": [1, 2]}

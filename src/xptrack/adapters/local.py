@@ -2,7 +2,8 @@
 
 Layout under the backend's folder (the seed's, with API.md's departures)::
 
-    <id>.db                                   trials, metrics, step hashes (SQLite, WAL mode)
+    <id>.db                                   trials, metrics, step hashes, captured output
+                                              (SQLite, WAL mode)
     code/<id>_<trial>.py                      code context of each trial
     persist/<id>_<step>_<trial>.pkl           outputs of @ex.persist steps
     environment/<category>_<id>_<trial>.<ext> environment of each trial
@@ -67,6 +68,10 @@ CREATE TABLE IF NOT EXISTS metric_chunks (
     points TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metric_chunks_by_trial ON metric_chunks (trial_id, metric_key, chunk_id);
+CREATE TABLE IF NOT EXISTS trial_outputs (
+    trial_id INTEGER PRIMARY KEY,
+    output TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS step_hashes (
     input_hash TEXT PRIMARY KEY,
     output_hash TEXT NOT NULL,
@@ -254,6 +259,21 @@ class LocalExperimentStore(ExperimentStore):
         )
         previous = rows[0][0]
         return None if previous is None else str(previous)
+
+    # --- captured output -----------------------------------------------------------------
+
+    def save_output(self, trial_id: int, text: str) -> None:
+        self._query(
+            "INSERT INTO trial_outputs (trial_id, output) VALUES (?, ?) "
+            "ON CONFLICT (trial_id) DO UPDATE SET output = excluded.output",
+            (trial_id, text),
+        )
+
+    def load_output(self, trial_id: int) -> str:
+        rows = self._query("SELECT output FROM trial_outputs WHERE trial_id = ?", (trial_id,))
+        if not rows:
+            raise NotFoundError(f"no output saved for trial {trial_id}")
+        return str(rows[0][0])
 
     # --- files: persisted outputs, code, environment -------------------------------------
 

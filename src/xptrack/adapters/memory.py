@@ -42,6 +42,7 @@ class MemoryExperimentStore(ExperimentStore):
         self._step_hashes: dict[str, str] = {}
         self._code: dict[int, str] = {}
         self._environments: dict[int, dict[str, str]] = {}
+        self._outputs: dict[int, str] = {}
 
     def next_trial_id(self) -> int:
         with self._lock:
@@ -122,6 +123,16 @@ class MemoryExperimentStore(ExperimentStore):
             return EnvironmentSnapshot(self._environments[trial_id])
         except KeyError:
             raise NotFoundError(f"no environment saved for trial {trial_id}") from None
+
+    def save_output(self, trial_id: int, text: str) -> None:
+        with self._lock:
+            self._outputs[trial_id] = text
+
+    def load_output(self, trial_id: int) -> str:
+        try:
+            return self._outputs[trial_id]
+        except KeyError:
+            raise NotFoundError(f"no output saved for trial {trial_id}") from None
 
     def delete_experiment(self) -> None:
         with self._lock:

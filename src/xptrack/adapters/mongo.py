@@ -300,6 +300,17 @@ class MongoExperimentStore(ExperimentStore):
         document = self._find(key, f"no code saved for trial {trial_id}")
         return text_field(document, "code", f"code of trial {trial_id}")
 
+    @_driver_errors("saving output")
+    def save_output(self, trial_id: int, text: str) -> None:
+        key = {"category": "output", "trial_id": trial_id}
+        self._put(key, self._document(key, output=text))
+
+    @_driver_errors("loading output")
+    def load_output(self, trial_id: int) -> str:
+        key = {"category": "output", "trial_id": trial_id}
+        document = self._find(key, f"no output saved for trial {trial_id}")
+        return text_field(document, "output", f"output of trial {trial_id}")
+
     @_driver_errors("saving an environment")
     def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
         key = {"category": "environment", "trial_id": trial_id}

@@ -150,6 +150,7 @@ INDEXES = (
     _unique_index("trial", "trial_id"),
     _unique_index("code", "trial_id"),
     _unique_index("environment", "trial_id"),
+    _unique_index("output", "trial_id"),
     _unique_index("persist", "step", "trial_id"),
     _unique_index("persist_chunk", "step", "trial_id", "version", "seq"),
     _unique_index("metric", "trial_id", "metric_key", "seq"),

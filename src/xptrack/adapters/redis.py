@@ -10,6 +10,7 @@ in the seed's RedisBackend table::
     <id>:metric:<key>:<trial>           list; each element a JSON chunk of points
     <id>:step_hash:<step>-<input hash>  text: the output hash
     <id>:code:<trial>                   text: the code context
+    <id>:output:<trial>                 text: what the trial's steps printed and logged
     <id>:<category>:<trial>             text: one environment category
 
 plus index keys that spare scans: ``<id>:trials`` (sorted set of saved trial ids),
@@ -157,6 +158,9 @@ class _Keys:
     def code(self, trial_id: int) -> str:
         return f"{self.prefix}code:{trial_id}"
 
+    def output(self, trial_id: int) -> str:
+        return f"{self.prefix}output:{trial_id}"
+
     def category(self, category: str, trial_id: int) -> str:
         return f"{self.prefix}{category}:{trial_id}"
 
@@ -289,6 +293,17 @@ class RedisExperimentStore(ExperimentStore):
         raw = self._redis.get(self._keys.code(trial_id))
         if raw is None:
             raise NotFoundError(f"no code saved for trial {trial_id}")
+        return _text(raw)
+
+    @_redis_call("save output")
+    def save_output(self, trial_id: int, text: str) -> None:
+        self._redis.set(self._keys.output(trial_id), text)
+
+    @_redis_call("load output")
+    def load_output(self, trial_id: int) -> str:
+        raw = self._redis.get(self._keys.output(trial_id))
+        if raw is None:
+            raise NotFoundError(f"no output saved for trial {trial_id}")
         return _text(raw)
 
     # --- environment -------------------------------------------------------------------------

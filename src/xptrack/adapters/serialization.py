@@ -21,7 +21,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from xptrack.domain.errors import CorruptRecord, StoreError, UnstorableValue
 from xptrack.domain.metric import MetricSeries
-from xptrack.domain.trial import TrialRecord, TrialStatus
+from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus
 from xptrack.domain.user_objects import dump_user_object, load_user_object
 
 #: The key marking a tagged value (a type JSON cannot say by itself).
@@ -160,6 +160,9 @@ def make_converter() -> cattrs.Converter:
             converter,
             parameters=override(unstruct_hook=_encode_parameters),
             result=override(unstruct_hook=encode_value),
+            # Tuples as lists: JSON and BSON both keep arrays, and neither has a tuple.
+            steps=override(unstruct_hook=lambda steps: [_step_document(s) for s in steps]),
+            tags=override(unstruct_hook=list),
         ),
     )
     converter.register_structure_hook(
@@ -171,8 +174,18 @@ def make_converter() -> cattrs.Converter:
             result=override(struct_hook=lambda v, _: decode_value(v)),
         ),
     )
+    # A stored "succeeded" (the name before "finished") reads as FINISHED: TrialStatus says so.
     converter.register_structure_hook(TrialStatus, lambda v, _: TrialStatus(v))
     return converter
+
+
+def _step_document(step: StepRecord) -> dict[str, Any]:
+    return {
+        "name": step.name,
+        "started": step.started.isoformat(),
+        "finished": step.finished.isoformat(),
+        "cached_from": step.cached_from,
+    }
 
 
 def _optional(kind: type) -> Any:

@@ -8,12 +8,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from xptrack.application.heartbeat import stale_after
 from xptrack.domain.metric import MetricSeries
-from xptrack.domain.trial import TrialRecord, TrialStatus
+from xptrack.domain.trial import TrialRecord, TrialStatus, utcnow
 
 RESULT_COLUMNS = ["Result", "Result Type", "Success", "Finished", "Process Time", "Description"]
-VERBOSE_COLUMNS = ["Seed", "Started"]
-_UNFINISHED = "not finished: still running, or interrupted (killed) before it ended"
+VERBOSE_COLUMNS = ["Seed", "Started", "Status"]
+#: What ``Description`` reads for a trial that has no end (its status, as API.md spells it).
+_UNFINISHED = {
+    TrialStatus.RUNNING: "running",
+    TrialStatus.INTERRUPTED: "interrupted",
+}
 
 
 def history_frame(
@@ -32,13 +37,16 @@ def history_frame(
     columns["Finished"] = _timestamps([record.finished for record in records])
     seconds = [record.process_time for record in records]
     columns["Process Time"] = pd.to_timedelta(np.array(seconds, dtype="float64"), unit="s")
+    now, stale = utcnow(), stale_after()  # one reading for every row
+    statuses = [record.effective_status(now, stale) for record in records]
     columns["Description"] = [
-        _UNFINISHED if record.status is TrialStatus.RUNNING else record.description
-        for record in records
+        _UNFINISHED.get(status, record.description)
+        for status, record in zip(statuses, records, strict=True)
     ]
     if verbose:
         columns["Seed"] = [record.seed for record in records]
         columns["Started"] = _timestamps([record.started for record in records])
+        columns["Status"] = [status.value for status in statuses]
     index = pd.Index([record.trial_id for record in records], name="Trial ID", dtype="int64")
     return pd.DataFrame(columns, index=index, columns=list(columns))
 

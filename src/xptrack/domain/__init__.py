@@ -3,7 +3,7 @@
 from xptrack.domain.environment import CATEGORIES, CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_hash import StepHash
-from xptrack.domain.trial import TrialRecord, TrialStatus
+from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus
 
 __all__ = [
     "CATEGORIES",
@@ -11,6 +11,7 @@ __all__ = [
     "EnvironmentSnapshot",
     "MetricSeries",
     "StepHash",
+    "StepRecord",
     "TrialRecord",
     "TrialStatus",
 ]

@@ -100,6 +100,18 @@ class EnvironmentRepository(abc.ABC):
         """The snapshot saved for ``trial_id``; NotFoundError when none."""
 
 
+class OutputRepository(abc.ABC):
+    """What each trial's steps printed and logged, kept apart from the trial record."""
+
+    @abc.abstractmethod
+    def save_output(self, trial_id: int, text: str) -> None:
+        """Store the captured output of ``trial_id``, replacing any earlier one (idempotent)."""
+
+    @abc.abstractmethod
+    def load_output(self, trial_id: int) -> str:
+        """The captured output of ``trial_id``; NotFoundError when none was saved."""
+
+
 class ExperimentStore(
     TrialRepository,
     MetricRepository,
@@ -107,6 +119,7 @@ class ExperimentStore(
     StepHashRepository,
     CodeRepository,
     EnvironmentRepository,
+    OutputRepository,
 ):
     """Every repository of one experiment in one store; what an adapter implements."""
 

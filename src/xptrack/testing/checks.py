@@ -82,7 +82,7 @@ def assert_same_contents(model: ModelStore, store: ExperimentStore) -> None:
     agree(model, store, "last_trial_id")
     agree(model, store, "list_trials")
     for trial_id in range(1, model.last_id + 2):
-        for method in ("get_trial", "metric_keys", "load_code", "load_environment"):
+        for method in ("get_trial", "metric_keys", "load_code", "load_environment", "load_output"):
             agree(model, store, method, trial_id)
     for trial_id, key in sorted(model.metrics):
         agree(model, store, "load_metric", trial_id, key)
@@ -112,4 +112,5 @@ _READS: dict[str, Callable[[ExperimentStore, int], Any]] = {
     "load_persisted": lambda store, trial_id: store.load_persisted("features", trial_id),
     "load_code": lambda store, trial_id: store.load_code(trial_id),
     "load_environment": lambda store, trial_id: store.load_environment(trial_id),
+    "load_output": lambda store, trial_id: store.load_output(trial_id),
 }

@@ -137,7 +137,7 @@ class StoreMachine(RuleBasedStateMachine):
     def read_trial(self, pick: int) -> None:
         """Everything kept per trial, for an allocated trial or one not allocated yet."""
         trial_id = self.any_trial(pick)
-        for method in ("get_trial", "metric_keys", "load_code", "load_environment"):
+        for method in ("get_trial", "metric_keys", "load_code", "load_environment", "load_output"):
             self.agree(method, trial_id)
 
     @rule()
@@ -200,6 +200,13 @@ class StoreMachine(RuleBasedStateMachine):
         trial_id = self.allocated(pick)
         self.both("save_environment", trial_id, self.model.environments.get(trial_id, snapshot))
         self.agree("load_environment", trial_id)
+
+    @precondition(has_trials)
+    @rule(pick=PICKS, text=xst.texts())
+    def save_output(self, pick: int, text: str) -> None:
+        trial_id = self.allocated(pick)
+        self.both("save_output", trial_id, text)
+        self.agree("load_output", trial_id)
 
     # --- the whole experiment --------------------------------------------------------------
 

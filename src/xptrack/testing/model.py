@@ -35,6 +35,7 @@ class ModelStore(ExperimentStore):
         self.step_hashes: dict[tuple[str, str], str] = {}
         self.code: dict[int, str] = {}
         self.environments: dict[int, EnvironmentSnapshot] = {}
+        self.outputs: dict[int, str] = {}
 
     def next_trial_id(self) -> int:
         self.last_id += 1
@@ -86,6 +87,12 @@ class ModelStore(ExperimentStore):
 
     def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
         return _found(self.environments, trial_id, f"no environment for trial {trial_id}")
+
+    def save_output(self, trial_id: int, text: str) -> None:
+        self.outputs[trial_id] = text
+
+    def load_output(self, trial_id: int) -> str:
+        return _found(self.outputs, trial_id, f"no output for trial {trial_id}")
 
 
 def _found(mapping: dict[K, V], key: K, message: str) -> V:

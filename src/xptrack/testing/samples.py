@@ -12,7 +12,7 @@ import numpy as np
 
 from xptrack.domain.environment import CATEGORIES, CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.metric import MetricSeries
-from xptrack.domain.trial import TrialRecord
+from xptrack.domain.trial import StepRecord, TrialRecord
 from xptrack.ports.repositories import ExperimentStore
 from xptrack.testing.checks import agree
 
@@ -94,14 +94,24 @@ FINISHED = STARTED + dt.timedelta(seconds=90)
 
 
 def sample_trials(first_id: int) -> list[TrialRecord]:
-    """A succeeded, a failed and a running trial, with every kind of parameter value."""
-    running = TrialRecord(first_id + 2, dict(EVERY_KIND_OF_VALUE), STARTED, seed=2**32 - 1)
+    """A finished, a failed and a running trial, with every kind of parameter value."""
+    running = TrialRecord(
+        first_id + 2, dict(EVERY_KIND_OF_VALUE), STARTED, seed=2**32 - 1, heartbeat=FINISHED
+    )
+    steps = (
+        StepRecord("prepare", STARTED, STARTED + dt.timedelta(microseconds=1)),
+        StepRecord("score", STARTED, FINISHED, cached_from=first_id),
+    )
     return [
-        TrialRecord(first_id, dict(EVERY_KIND_OF_VALUE), STARTED, seed=0).succeeded(
-            UserObject("result"), FINISHED, 1.25
-        ),
+        TrialRecord(
+            first_id, dict(EVERY_KIND_OF_VALUE), STARTED, seed=0, tags=("best", "v-1"), note="ü"
+        ).succeeded(UserObject("result"), FINISHED, 1.25, steps),
         TrialRecord(first_id + 1, {"a": NAN}, STARTED, seed=1).failed(
-            ValueError("bad input: ü"), FINISHED, 0.0
+            ValueError("bad input: ü"),
+            FINISHED,
+            0.0,
+            'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: bad input: ü\n',
+            steps[:1],
         ),
         running,
     ]
@@ -136,3 +146,6 @@ def _write_everything(target: ExperimentStore, first: int) -> None:
     target.save_code(first + 2, "")
     target.save_environment(first, FULL_ENVIRONMENT)
     target.save_environment(first + 1, environment({"git": json_text({"dirty": True})}))
+    target.save_output(first, "epoch 0\r\nloss ü\n[WARNING] x.y: careful\n" * 3)
+    target.save_output(first + 1, "saved while running\n")
+    target.save_output(first + 1, "")  # replaced whole, even by nothing

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from xptrack.domain.environment import CATEGORIES, CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.metric import MetricSeries
-from xptrack.domain.trial import TrialRecord
+from xptrack.domain.trial import StepRecord, TrialRecord
 from xptrack.testing.samples import EVERY_KIND_OF_VALUE, INF, NAN, UserObject, environment
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}"
@@ -171,8 +171,16 @@ def errors() -> st.SearchStrategy[BaseException]:
 
 @functools.cache
 def trial_records(trial_id: int = 1) -> st.SearchStrategy[TrialRecord]:
-    """A running, succeeded or failed trial record, as the trial recorder makes them."""
+    """A running, finished or failed trial record, as the trial runner makes them."""
     return _trial_records(trial_id)
+
+
+@functools.cache
+def step_records() -> st.SearchStrategy[StepRecord]:
+    """When a step ran, and the trial it reused an output from (or None)."""
+    return st.builds(
+        StepRecord, names(), datetimes(), datetimes(), st.none() | st.integers(1, 2**40)
+    )
 
 
 @st.composite
@@ -182,14 +190,19 @@ def _trial_records(draw: st.DrawFn, trial_id: int) -> TrialRecord:
         draw(parameters()),
         draw(datetimes()),
         seed=draw(st.none() | st.integers(0, 2**32 - 1)),
+        heartbeat=draw(st.none() | datetimes()),
+        tags=draw(st.lists(names(), max_size=3)),
+        note=draw(st.sampled_from(("", "baseline ü\nline two")) | st.text(max_size=20)),
     )
     finished = draw(datetimes())
     process_time = draw(st.floats(min_value=0, allow_infinity=False, allow_nan=False))
-    end = draw(st.sampled_from(("running", "succeeded", "failed")))
-    if end == "succeeded":
-        return record.succeeded(draw(values()), finished, process_time)
+    steps = tuple(draw(st.lists(step_records(), max_size=3)))
+    end = draw(st.sampled_from(("running", "finished", "failed")))
+    if end == "finished":
+        return record.succeeded(draw(values()), finished, process_time, steps)
     if end == "failed":
-        return record.failed(draw(errors()), finished, process_time)
+        traceback = draw(st.none() | texts())
+        return record.failed(draw(errors()), finished, process_time, traceback, steps)
     return record
 
 
