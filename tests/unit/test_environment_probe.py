@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from xptrack.adapters import environment
+from xptrack.adapters import environment_probes
 from xptrack.adapters.environment import SystemEnvironmentProbe
 from xptrack.domain.environment import CATEGORIES, CATEGORY_FORMATS
 from xptrack.domain.redaction import redact_url_credentials
@@ -264,7 +264,7 @@ def test_what_other_threads_print_during_a_report_is_not_swallowed(capsys):
         other.start()
         other.join()
 
-    captured = environment._printed_by(report)
+    captured = environment_probes.printed_by(report)
 
     assert captured == "report line\n"
     assert capsys.readouterr().out == "user line\n"

@@ -2,52 +2,36 @@
 SciPy and pandas builds, conda, git and installed packages.
 
 A trial captures its environment before it starts, so capturing must cost next to nothing.
-What cannot change while a process runs (platform, CPU, interpreter, library builds, conda) is
-probed once per process, in a background thread started with the first probe. What can change
-is re-read only when files say it may have: installed packages when a ``sys.path`` directory
+The slow categories (CPU, the library builds, conda) are probed once per environment and kept
+for every later process (see :mod:`xptrack.adapters.environment_cache`); a process reads them
+once, in a background thread started with the probe. What can change while a process runs is
+re-read only when files say it may have: installed packages when a ``sys.path`` directory
 changed, git when ``.git`` changed or the last reading grew old (see :class:`GitProbe`).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
-import importlib.util
-import io
-import json
 import logging
 import os
-import platform
-import re
-import shutil
-import subprocess
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TextIO, cast
 
-import cpuinfo
-import psutil
-
-from xptrack.adapters.git_probe import (
-    ChangeCheck,
-    GitProbe,
-    stamp_files,
-)
-from xptrack.domain.environment import CATEGORIES, CATEGORY_FORMATS, EnvironmentSnapshot
-from xptrack.domain.redaction import redact_url_credentials
+from xptrack.adapters import environment_cache, environment_probes
+from xptrack.adapters.environment_probes import failure, installed_distributions
+from xptrack.adapters.git_probe import ChangeCheck, GitProbe, stamp_files
+from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
 from xptrack.ports.environment import EnvironmentProbe
 
 logger = logging.getLogger(__name__)
 
-CONDA_TIMEOUT_SECONDS = 60.0
+#: Categories probed once per process, not kept across processes (they cost microseconds).
+_ONCE_PER_PROCESS = ("device", "python")
 
-#: py-cpuinfo fields that measure the moment, not the machine: the current clock speed differs
-#: on every run and would make every new process look like a changed environment.
-_VOLATILE_CPU_FIELDS = frozenset({"hz_actual", "hz_actual_friendly"})
+#: ``cache`` argument: the per-user folder (:func:`environment_cache.default_folder`).
+USER_CACHE = True
 
 
 class SystemEnvironmentProbe(EnvironmentProbe):
@@ -55,9 +39,11 @@ class SystemEnvironmentProbe(EnvironmentProbe):
 
     ``directory`` is where git looks for the repository to describe (default: the folder of the
     running script, else the current directory). With ``warm_up`` (the default) a background
-    thread captures once right away, so the first trial does not wait for the slow probes
-    (py-cpuinfo ~1 s, ``pandas.show_versions()`` ~0.3 s). ``git_max_age`` bounds how stale the
-    working-tree part of the git state may be (see :class:`GitProbe`).
+    thread captures once right away, so the first trial does not wait. ``git_max_age`` bounds
+    how stale the working-tree part of the git state may be (see :class:`GitProbe`).
+    ``cache`` is where the slow categories' readings are shared between processes: ``True``
+    (the default) for the per-user cache folder, a folder, or ``False`` for nowhere (every
+    process then probes them, ~1.5 s).
 
     >>> probe = SystemEnvironmentProbe()
     >>> json.loads(probe.capture()["python"])["implementation"]
@@ -70,11 +56,13 @@ class SystemEnvironmentProbe(EnvironmentProbe):
         *,
         warm_up: bool = True,
         git_max_age: float | None = None,
+        cache: bool | str | os.PathLike[str] = USER_CACHE,
     ) -> None:
         self._git = GitProbe(
             Path(directory).resolve() if directory is not None else _script_directory(),
             max_age=git_max_age,
         )
+        self._cache = cache
         self._lock = threading.Lock()
         self._last = EnvironmentSnapshot()
         _PROBES.add(self)
@@ -85,14 +73,17 @@ class SystemEnvironmentProbe(EnvironmentProbe):
         """The environment now; the previous snapshot object itself when nothing changed."""
         with self._lock:
             try:
-                categories = {
+                requirements = _PACKAGES.requirements()
+                found = {
                     **_process_facts(),
+                    **_slow_facts(self._cache, requirements),
                     "git": self._git.describe(),
-                    "requirements": _PACKAGES.requirements(),
+                    "requirements": requirements,
                 }
+                categories = {name: found[name] for name in CATEGORIES}
             except Exception as error:  # only a bug lands here; still, never fail a trial
                 logger.debug("environment capture failed", exc_info=True)
-                categories = {name: _failure(name, "capture", error) for name in CATEGORIES}
+                categories = {name: failure(name, "capture", error) for name in CATEGORIES}
             if categories != self._last.categories:
                 self._last = EnvironmentSnapshot(categories)
             return self._last
@@ -107,169 +98,44 @@ def _script_directory() -> Path:
 
 _facts_lock = threading.Lock()
 _facts: dict[str, str] | None = None
+#: Cache folder (``None``: none) -> the slow categories' texts this process records.
+_slow: dict[Path | None, dict[str, str]] = {}
 
 
 def _process_facts() -> dict[str, str]:
-    """The categories that cannot change while this process runs, probed by the first caller."""
+    """The quick categories that cannot change while this process runs, probed once."""
     global _facts
     with _facts_lock:
         if _facts is None:
-            _facts = {name: _probed(name, probe) for name, probe in _ONCE_PER_PROCESS.items()}
+            _facts = {name: environment_probes.probe(name)[0] for name in _ONCE_PER_PROCESS}
         return _facts
 
 
-def _probed(category: str, probe: Callable[[], str]) -> str:
+def _slow_facts(cache: bool | str | os.PathLike[str], requirements: str) -> dict[str, str]:
+    """The slow categories, once per process (and cache folder): from the folder's readings
+    for this environment, or probed (and kept there) when it has none."""
+    with _facts_lock:
+        folder = _cache_folder(cache)
+        if folder not in _slow:
+            _slow[folder] = environment_cache.readings(folder, requirements)
+        return _slow[folder]
+
+
+def _cache_folder(cache: bool | str | os.PathLike[str]) -> Path | None:
+    if cache is False:
+        return None
+    if cache is True:
+        return environment_cache.default_folder()
+    folder = Path(cache)
     try:
-        return probe()
-    except Exception as error:
-        logger.debug("environment probe %r failed", category, exc_info=True)
-        return _failure(category, "probe", error)
-
-
-def _failure(category: str, what: str, error: BaseException) -> str:
-    reason = f"{type(error).__name__}: {error}"
-    if CATEGORY_FORMATS[category] == "json":
-        return _json({"error": f"{category} {what} failed: {reason}"})
-    return f"{category} information could not be captured: {reason}\n"
-
-
-def _json(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, default=str)
-
-
-def _device() -> str:
-    uname = platform.uname()
-    return _json(
-        {
-            "system": uname.system,
-            "node": uname.node,
-            "release": uname.release,
-            "version": uname.version,
-            "machine": uname.machine,
-            "platform": platform.platform(),
-            "memory_total_bytes": psutil.virtual_memory().total,
-            "cpu_count_logical": psutil.cpu_count(logical=True),
-            "cpu_count_physical": psutil.cpu_count(logical=False),
-        }
-    )
-
-
-def _cpu() -> str:
-    info = cpuinfo.get_cpu_info()
-    if not info:  # py-cpuinfo returns {} when its helper process fails
-        raise RuntimeError("py-cpuinfo returned no information")
-    return _json({key: value for key, value in info.items() if key not in _VOLATILE_CPU_FIELDS})
-
-
-def _python() -> str:
-    return _json(
-        {
-            "implementation": platform.python_implementation(),
-            "version": platform.python_version(),
-            "version_full": sys.version,
-            "executable": sys.executable,
-            "compiler": platform.python_compiler(),
-            "build": list(platform.python_build()),
-            "prefix": sys.prefix,
-            "base_prefix": sys.base_prefix,
-        }
-    )
-
-
-def _printed_report(module: str, function: str) -> Callable[[], str]:
-    """A probe returning what ``module.function()`` prints, or a sentence saying why it cannot."""
-
-    def probe() -> str:
-        if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed\n"
-        try:
-            report = getattr(importlib.import_module(module), function)
-            return _printed_by(report)
-        except Exception as error:
-            logger.debug("%s.%s() failed", module, function, exc_info=True)
-            return f"{module}.{function}() failed: {type(error).__name__}: {error}\n"
-
-    return probe
-
-
-def _conda() -> str:
-    conda = shutil.which("conda") or os.environ.get("CONDA_EXE")
-    if not conda:
-        return "conda was not found (no conda executable on PATH)\n"
-    result = subprocess.run(
-        [conda, "info"],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=CONDA_TIMEOUT_SECONDS,
-        stdin=subprocess.DEVNULL,
-    )
-    if result.returncode != 0:
-        return f"`conda info` failed (exit {result.returncode}): {result.stderr.strip()}\n"
-    return redact_url_credentials(result.stdout)  # channel URLs may carry tokens
-
-
-_ONCE_PER_PROCESS: dict[str, Callable[[], str]] = {
-    "device": _device,
-    "cpu": _cpu,
-    "python": _python,
-    "numpy": _printed_report("numpy", "show_config"),
-    "scipy": _printed_report("scipy", "show_config"),
-    "pandas": _printed_report("pandas", "show_versions"),
-    "conda": _conda,
-}
-
-
-# --- capturing what a library prints ----------------------------------------------------------
-
-_stdout_lock = threading.Lock()
-
-
-class _ThreadStdout:
-    """Stands in for ``sys.stdout`` while a probe prints: the probing thread's output goes to a
-    buffer, every other thread's to the real stream. ``contextlib.redirect_stdout`` would
-    swallow whatever the user's threads (a dask scheduler's workers) print meanwhile."""
-
-    def __init__(self, real: TextIO | None, buffer: io.StringIO) -> None:
-        self.real = real
-        self._buffer: io.StringIO | None = buffer
-        self._owner = threading.get_ident()
-
-    def write(self, text: str) -> int:
-        if self._buffer is not None and threading.get_ident() == self._owner:
-            return self._buffer.write(text)
-        return self.real.write(text) if self.real is not None else len(text)
-
-    def flush(self) -> None:
-        if self.real is not None:
-            self.real.flush()
-
-    def release(self) -> None:
-        """From now on pass everything through (someone may still hold this stand-in)."""
-        self._buffer = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-
-def _printed_by(report: Callable[[], object]) -> str:
-    buffer = io.StringIO()
-    with _stdout_lock:
-        real = sys.stdout
-        stand_in = _ThreadStdout(real, buffer)
-        sys.stdout = replaced = cast(TextIO, stand_in)
-        try:
-            report()
-        finally:
-            stand_in.release()
-            if sys.stdout is replaced:  # else someone replaced it meanwhile: keep theirs
-                sys.stdout = real
-    return buffer.getvalue()
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        logger.debug("environment cache folder %s cannot be made", folder, exc_info=True)
+        return None
+    return folder
 
 
 # --- installed packages -----------------------------------------------------------------------
-
-_NAME_SEPARATORS = re.compile(r"[-_.]+")
 
 
 class _InstalledPackages:
@@ -288,41 +154,13 @@ class _InstalledPackages:
             if self._text and self._check.still_valid(stamps):
                 return self._text
             started_ns = time.time_ns()
-            self._text = _probed("requirements", _list_distributions)
+            try:
+                self._text = installed_distributions()
+            except Exception as error:
+                logger.debug("listing the installed distributions failed", exc_info=True)
+                self._text = failure("requirements", "probe", error)
             self._check.record(stamps, started_ns)
             return self._text
-
-
-def _list_distributions() -> str:
-    _forget_listed_directories()
-    lines: dict[str, str] = {}
-    for distribution in importlib.metadata.distributions():
-        requirement = _requirement(distribution)
-        if requirement is not None:
-            # The first one found is the one imported; copies further down sys.path are shadowed.
-            name = requirement.partition("==")[0]
-            lines.setdefault(_NAME_SEPARATORS.sub("-", name).lower(), requirement)
-    return "".join(f"{line}\n" for line in sorted(lines.values(), key=str.lower))
-
-
-def _forget_listed_directories() -> None:
-    """Make importlib.metadata list directories afresh: it caches listings keyed by their mtime
-    in seconds, so a package changed within the same second would be missed."""
-    # Every finder on sys.meta_path, including the one the importlib_metadata backport installs.
-    importlib.invalidate_caches()
-    # Python 3.11's path finder does not reach the standard library's metadata cache (and there
-    # it is not yet a classmethod, hence the instance).
-    importlib.metadata.MetadataPathFinder().invalidate_caches()
-
-
-def _requirement(distribution: importlib.metadata.Distribution) -> str | None:
-    """``name==version``, or ``None`` for a broken or half-(un)installed distribution."""
-    try:
-        name = distribution.metadata["Name"]
-        version = distribution.version
-    except (KeyError, OSError):  # missing key (newer Pythons raise) or vanished metadata file
-        return None
-    return f"{name}=={version}" if name and version else None
 
 
 _PACKAGES = _InstalledPackages()
@@ -336,12 +174,10 @@ _PROBES: weakref.WeakSet[SystemEnvironmentProbe] = weakref.WeakSet()
 def _fresh_locks_in_child() -> None:
     """A lock held by the warm-up thread when the process forked stays held forever in the
     child (the thread is not copied); give the child unheld ones."""
-    global _facts_lock, _stdout_lock
-    _facts_lock, _stdout_lock = threading.Lock(), threading.Lock()
+    global _facts_lock
+    _facts_lock = threading.Lock()
     _PACKAGES.lock = threading.Lock()
-    if isinstance(sys.stdout, _ThreadStdout):  # forked while a probe was printing
-        sys.stdout.release()
-        sys.stdout = sys.stdout.real
+    environment_probes.fresh_stdout_lock_in_child()
     for probe in list(_PROBES):
         probe._lock = threading.Lock()
 
