@@ -2,6 +2,9 @@
 
     python benchmarks/child.py open    '{"backend": <uri or null>, "id": "...", ...}'
     python benchmarks/child.py history '{"backend": <uri or null>, "id": "...", "warm": 5}'
+    python benchmarks/child.py trials  '{"backend": <uri or null>, "id": "...", "trials": 50,
+                                         "first": 0, "capture": true}'
+    python benchmarks/child.py plain   '{"trials": 50, "first": 0}'
 
 ``backend`` null means ``Experiment(id)`` with no backend argument: the local store in
 ``./xptrack_cache/<id>`` of the working directory the parent chose. Prints one JSON line.
@@ -71,7 +74,50 @@ def history(spec: dict) -> dict:
     return {"first_s": first, "warm_s": warm, "rows": len(frame), "pandas_import_s": pandas_import}
 
 
+def trials(spec: dict) -> dict:
+    """W8/W9: a short process running ``trials`` trials of W1's two-step experiment, the way
+    a script does: import, open, run, exit (environment capture on or off)."""
+    _quiet_logging()
+    import xptrack
+
+    options = {} if spec["capture"] else {"capture_environment": False}
+    ex = xptrack.Experiment(spec["id"], backend=spec["backend"], **options)
+    opened = time.perf_counter()
+    a = ex.parameter("a", default=0)
+    b = ex.parameter("b", default=2)
+
+    @ex
+    def prepare(a: int, b: int) -> int:
+        return a + b
+
+    @ex.result
+    def score(s: int) -> int:
+        return s * 2
+
+    call = score(prepare(a, b))
+    for index in range(spec["trials"]):
+        ex.set_parameters(a=spec["first"] + index, b=2)
+        call.compute()
+    return {"open_s": opened - STARTED, "total_s": time.perf_counter() - STARTED}
+
+
+def plain(spec: dict) -> dict:
+    """W9's baseline: the same computations with plain dask in a process of their own."""
+    import dask
+
+    def prepare(a: int, b: int) -> int:
+        return a + b
+
+    def score(s: int) -> int:
+        return s * 2
+
+    for index in range(spec["trials"]):
+        dask.compute(dask.delayed(score)(dask.delayed(prepare)(spec["first"] + index, 2)))
+    return {"total_s": time.perf_counter() - STARTED}
+
+
 if __name__ == "__main__":
     command, argument = sys.argv[1], json.loads(sys.argv[2])
-    result = {"open": open_experiment, "history": history}[command](argument)
+    commands = {"open": open_experiment, "history": history, "trials": trials, "plain": plain}
+    result = commands[command](argument)
     print(json.dumps(result), flush=True)

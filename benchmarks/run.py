@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import growth
+import processes
 import workloads
 from measure import Backend, Row
 
@@ -35,7 +36,7 @@ import servers
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-WORKLOADS = ("W1", "W2", "W3", "W4", "W6")  # W7 is measured during W6's run
+WORKLOADS = ("W1", "W2", "W3", "W4", "W6", "W8", "W9")  # W7 is measured during W6's run
 
 #: Sizes of a full and a quick run; per-backend where the MongoDB test server needs it smaller.
 PLANS: dict[str, dict[str, Any]] = {
@@ -49,6 +50,8 @@ PLANS: dict[str, dict[str, Any]] = {
         "w3_repeats": 3,
         "w4_repeats": 5,
         "w6_trials": {"local": 10_000, "redis": 10_000, "mongo": 1_100},
+        "w8_rounds": 9,
+        "w9_rounds": 3,
     },
     "quick": {
         "w1_trials": {"local": 60, "redis": 60, "mongo": 20},
@@ -60,6 +63,8 @@ PLANS: dict[str, dict[str, Any]] = {
         "w3_repeats": 1,
         "w4_repeats": 2,
         "w6_trials": {"local": 2_000, "redis": 1_100, "mongo": 120},
+        "w8_rounds": 3,
+        "w9_rounds": 1,
     },
 }
 
@@ -122,6 +127,10 @@ def run_backend(backend: Backend, plan: dict[str, Any], chosen: set[str]) -> lis
             stage("W4", lambda: workloads.w4_open(backend, filled[1_000], plan["w4_repeats"]))
     if "W6" in chosen:
         stage("W6+W7", lambda: growth.w6_w7_growth(backend, plan["w6_trials"][kind]))
+    if "W8" in chosen:
+        stage("W8", lambda: processes.w8_one_trial(backend, plan["w8_rounds"]))
+    if "W9" in chosen and kind in ("local", "redis"):  # the issue's peers compare these two
+        stage("W9", lambda: processes.w9_processes(backend, plan["w9_rounds"]))
     return rows
 
 
@@ -182,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="local,redis,mongo")
     parser.add_argument(
-        "--workloads", default=",".join(WORKLOADS), help="some of W1,W2,W3,W4,W6 (W7 comes with W6)"
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help="some of W1,W2,W3,W4,W6,W8,W9 (W7 comes with W6)",
     )
     parser.add_argument("--quick", action="store_true", help="scaled down, for a quick look")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
