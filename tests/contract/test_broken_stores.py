@@ -21,6 +21,7 @@ from xptrack.adapters.memory import MemoryExperimentStore
 from xptrack.adapters.serialization import trial_from_json
 from xptrack.domain.errors import NotFoundError
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
 from xptrack.testing import StoreContract, contract_settings, run_store_machine
 
@@ -108,6 +109,44 @@ class RacyTrialIds(MemoryExperimentStore):
         return trial_id
 
 
+class ReplacesCachedOutput(MemoryExperimentStore):
+    """Writes cache entries as a plain SET does: the last writer wins, and a reader may get
+    an output other than the one a racing writer was told was kept."""
+
+    def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
+        with self._lock:
+            self._cached_outputs[(step, key)] = output
+        return True
+
+
+class RacyCachedOutput(MemoryExperimentStore):
+    """Looks for an entry, then writes it, without a lock (GET then SET, not SET NX)."""
+
+    def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
+        if self.load_cached_output(step, key) is not None:
+            return False
+        time.sleep(0)  # another writer runs here, as during a network round trip
+        self._cached_outputs[(step, key)] = output
+        return True
+
+
+class CachesByKeyOnly(MemoryExperimentStore):
+    """Keys cache entries by the cache key alone: two steps with one key share an entry."""
+
+    def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
+        return super().add_cached_output("", key, output)
+
+    def load_cached_output(self, step: str, key: str) -> CachedOutput | None:
+        return super().load_cached_output("", key)
+
+
+class TruncatesBigCachedOutputs(MemoryExperimentStore):
+    """Keeps only the first 16 MB of a cached output (one MongoDB document's worth)."""
+
+    def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
+        return super().add_cached_output(step, key, attrs.evolve(output, data=output.data[: 2**24]))
+
+
 #: Broken store -> the store calls whose answers give it away.
 CAUGHT_BY_THE_MACHINE = {
     DropsLastMetricPoint: "load_metric|metric_keys",
@@ -137,6 +176,11 @@ def test_state_machine_catches(broken: type[MemoryExperimentStore]) -> None:
         (NormalizesLineEnds, "test_every_kind_of_value_comes_back_exactly"),
         (KeepsFirstOutput, "test_every_kind_of_value_comes_back_exactly"),
         (RacyTrialIds, "test_trial_ids_and_swaps_across_threads"),
+        (ReplacesCachedOutput, "test_cached_output_is_kept_once_and_read_back_whole"),
+        (ReplacesCachedOutput, "test_racing_cache_writers_keep_one_whole_entry"),
+        (RacyCachedOutput, "test_racing_cache_writers_keep_one_whole_entry"),
+        (CachesByKeyOnly, "test_cached_outputs_are_apart_per_step_and_key"),
+        (TruncatesBigCachedOutputs, "test_empty_and_big_cached_outputs"),
     ],
     ids=lambda value: value if isinstance(value, str) else value.__name__,
 )

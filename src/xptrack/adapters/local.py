@@ -6,6 +6,7 @@ Layout under the backend's folder (the seed's, with API.md's departures)::
                                               (SQLite, WAL mode)
     code/<id>_<trial>.py                      code context of each trial
     persist/<id>_<step>_<trial>.pkl           outputs of @ex.persist steps
+    step_cache/<id>/<step>-<key>-<n>.pkl      outputs of cache=True steps (indexed in <id>.db)
     environment/<category>_<id>_<trial>.<ext> environment of each trial
     .blobs/<sha256>                           one copy of each distinct code/environment text
 
@@ -21,10 +22,12 @@ import contextlib
 import hashlib
 import logging
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,7 @@ from xptrack.domain.errors import (
     StoreUnavailable,
 )
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import Backend, ExperimentStore
 
@@ -76,6 +80,11 @@ CREATE TABLE IF NOT EXISTS step_hashes (
     input_hash TEXT PRIMARY KEY,
     output_hash TEXT NOT NULL,
     previous TEXT
+);
+CREATE TABLE IF NOT EXISTS step_cache (
+    entry TEXT PRIMARY KEY,
+    trial_id INTEGER NOT NULL,
+    file TEXT NOT NULL
 );
 """
 
@@ -275,6 +284,44 @@ class LocalExperimentStore(ExperimentStore):
             raise NotFoundError(f"no output saved for trial {trial_id}")
         return str(rows[0][0])
 
+    # --- the step cache: a file per offered output, a row per kept one ------------------
+
+    def _cache_folder(self) -> Path:
+        return self.root / "step_cache" / self.experiment_id
+
+    def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
+        # Each writer's bytes go to a file of its own first; the row is what publishes one,
+        # and the primary key lets exactly one writer's row in. A loser removes its file.
+        folder = self._cache_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{step}-{key}-{uuid.uuid4().hex[:16]}.pkl"
+        write_atomically(folder / name, output.data)
+        rows = self._query(
+            "INSERT INTO step_cache (entry, trial_id, file) VALUES (?, ?, ?) "
+            "ON CONFLICT (entry) DO NOTHING RETURNING trial_id",
+            (f"{step}-{key}", output.trial_id, name),
+        )
+        if not rows:
+            (folder / name).unlink(missing_ok=True)
+        return bool(rows)
+
+    def load_cached_output(self, step: str, key: str) -> CachedOutput | None:
+        rows = self._query(
+            "SELECT trial_id, file FROM step_cache WHERE entry = ?", (f"{step}-{key}",)
+        )
+        if not rows:
+            return None
+        trial_id, name = rows[0]
+        if not isinstance(name, str) or Path(name).name != name:
+            raise CorruptRecord(f"cached output of step {step!r} names file {name!r}; refused")
+        try:
+            return CachedOutput(int(trial_id), (self._cache_folder() / name).read_bytes())
+        except FileNotFoundError:
+            raise CorruptRecord(
+                f"cached output of step {step!r} is indexed in {self.db_path.name} but its file "
+                f"{name} is missing from {self._cache_folder()}"
+            ) from None
+
     # --- files: persisted outputs, code, environment -------------------------------------
 
     def _persist_path(self, step: str, trial_id: int) -> Path:
@@ -369,6 +416,7 @@ class LocalExperimentStore(ExperimentStore):
                     path.unlink(missing_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(self._cache_folder(), ignore_errors=True)
         for blob in (self.root / ".blobs").iterdir():
             # A blob no file links to any more (link count 1: only itself) is garbage.
             with contextlib.suppress(OSError):

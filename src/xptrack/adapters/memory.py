@@ -23,6 +23,7 @@ from xptrack.adapters.serialization import (
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import NotFoundError, StoreError
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import Backend, ExperimentStore
 
@@ -40,6 +41,7 @@ class MemoryExperimentStore(ExperimentStore):
         self._metrics: dict[tuple[int, str], list[str]] = defaultdict(list)
         self._persisted: dict[tuple[str, int], bytes] = {}
         self._step_hashes: dict[str, str] = {}
+        self._cached_outputs: dict[tuple[str, str], CachedOutput] = {}
         self._code: dict[int, str] = {}
         self._environments: dict[int, dict[str, str]] = {}
         self._outputs: dict[int, str] = {}
@@ -103,6 +105,14 @@ class MemoryExperimentStore(ExperimentStore):
             previous = self._step_hashes.get(key)
             self._step_hashes[key] = output_hash
             return previous
+
+    def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
+        entry = CachedOutput(output.trial_id, bytes(output.data))
+        with self._lock:
+            return self._cached_outputs.setdefault((step, key), entry) is entry
+
+    def load_cached_output(self, step: str, key: str) -> CachedOutput | None:
+        return self._cached_outputs.get((step, key))
 
     def save_code(self, trial_id: int, text: str) -> None:
         with self._lock:

@@ -45,6 +45,7 @@ from xptrack.adapters.serialization import decode_metric_chunks, encode_metric_c
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
 from xptrack.domain.errors import ConflictError, CorruptRecord, InvalidName, NotFoundError
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import Backend, ExperimentStore
 
@@ -87,6 +88,12 @@ def _metric_chunks(series: MetricSeries) -> Iterator[MetricSeries]:
     for start in range(0, len(series), POINTS_PER_CHUNK):
         stop = start + POINTS_PER_CHUNK
         yield MetricSeries(series.epochs[start:stop], series.values[start:stop])
+
+
+def _pieces(data: bytes) -> list[Binary]:
+    """``data`` cut into pieces of at most :data:`PERSIST_CHUNK_BYTES` (one piece at least)."""
+    size = PERSIST_CHUNK_BYTES
+    return [Binary(data[i : i + size]) for i in range(0, len(data), size)] or [Binary(b"")]
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -234,8 +241,7 @@ class MongoExperimentStore(ExperimentStore):
     def save_persisted(self, step: str, trial_id: int, data: bytes) -> None:
         # Pieces after the first go in first, under a fresh version; replacing the head
         # document then publishes them all at once, and the replaced version is removed.
-        size, version = PERSIST_CHUNK_BYTES, uuid.uuid4().hex
-        pieces = [Binary(data[i : i + size]) for i in range(0, len(data), size)] or [Binary(b"")]
+        pieces, version = _pieces(data), uuid.uuid4().hex
         key = {"category": "persist", "step": step, "trial_id": trial_id}
         if len(pieces) > 1:
             chunk_key = {**key, "category": "persist_chunk", "version": version}
@@ -257,23 +263,59 @@ class MongoExperimentStore(ExperimentStore):
         key = {"category": "persist", "step": step, "trial_id": trial_id}
         missing = f"no persisted output of step {step!r} in trial {trial_id}"
         for _ in range(_READ_ATTEMPTS):
-            data = self._persisted_bytes(self._find(key, missing))
+            head = self._find(key, missing)
+            data = self._joined(head, ("step", "trial_id", "version"), "persisted output")
             if data is not None:
                 return data
         raise CorruptRecord(f"persisted output of step {step!r} in trial {trial_id} is incomplete")
 
-    def _persisted_bytes(self, head: Document) -> bytes | None:
-        """The bytes ``head`` points to; None when a concurrent save replaced its pieces."""
-        what, chunks = f"persisted output of step {head.get('step')!r}", int_field(head, "chunks")
+    def _joined(self, head: Document, identity: tuple[str, ...], what: str) -> bytes | None:
+        """The bytes ``head`` and its pieces (``<category>_chunk`` documents sharing the head's
+        ``identity`` fields) hold; None when a concurrent save replaced the pieces."""
+        what, chunks = f"{what} of step {head.get('step')!r}", int_field(head, "chunks")
         pieces = [bytes_field(head, what)]
         if chunks > 1:
-            fields = ("step", "trial_id", "version")
-            query = {"category": "persist_chunk", **{f: head.get(f) for f in fields}}
+            category = f"{head.get('category')}_chunk"
+            query = {"category": category, **{f: head.get(f) for f in identity}}
             rest = list(self._collection.find(query, {"seq": True, "data": True}).sort("seq"))
             if [document.get("seq") for document in rest] != list(range(1, chunks)):
                 return None
             pieces.extend(bytes_field(document, what) for document in rest)
         return b"".join(pieces)
+
+    # the step cache
+
+    @_driver_errors("adding a cached step output")
+    def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
+        # Pieces first, under a version of this writer's own; the head document publishes
+        # them, and the unique index lets one head in. Heads are never replaced.
+        pieces, version = _pieces(output.data), uuid.uuid4().hex
+        head_key = {"category": "step_cache", "step": step, "cache_key": key}
+        chunk_key = {**head_key, "category": "step_cache_chunk", "version": version}
+        if len(pieces) > 1:
+            self._ready().insert_many(
+                [self._document(chunk_key, seq=i, data=p) for i, p in enumerate(pieces[1:], 1)]
+            )
+        head = self._document(
+            head_key, trial_id=output.trial_id, version=version, chunks=len(pieces), data=pieces[0]
+        )
+        try:
+            self._ready().insert_one(head)
+        except DuplicateKeyError:
+            if len(pieces) > 1:
+                self._collection.delete_many(chunk_key)
+            return False
+        return True
+
+    @_driver_errors("loading a cached step output")
+    def load_cached_output(self, step: str, key: str) -> CachedOutput | None:
+        head = self._collection.find_one({"category": "step_cache", "step": step, "cache_key": key})
+        if head is None:
+            return None
+        data = self._joined(head, ("step", "cache_key", "version"), "cached output")
+        if data is None:
+            raise CorruptRecord(f"cached output of step {step!r} is missing some of its pieces")
+        return CachedOutput(int_field(head, "trial_id"), data)
 
     # step hashes, code, environment
 

@@ -155,4 +155,6 @@ INDEXES = (
     _unique_index("persist_chunk", "step", "trial_id", "version", "seq"),
     _unique_index("metric", "trial_id", "metric_key", "seq"),
     _unique_index("step_hash", "input_hash"),
+    _unique_index("step_cache", "step", "cache_key"),
+    _unique_index("step_cache_chunk", "step", "cache_key", "version", "seq"),
 )

@@ -9,6 +9,7 @@ in the seed's RedisBackend table::
     <id>:persist:<step>:<trial>         bytes of a persisted step output
     <id>:metric:<key>:<trial>           list; each element a JSON chunk of points
     <id>:step_hash:<step>-<input hash>  text: the output hash
+    <id>:step_cache:<step>:<key>        b"<trial>\n" + bytes of a cached step output (SET NX)
     <id>:code:<trial>                   text: the code context
     <id>:output:<trial>                 text: what the trial's steps printed and logged
     <id>:<category>:<trial>             text: one environment category
@@ -46,6 +47,7 @@ from xptrack.adapters.serialization import (
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
 from xptrack.domain.errors import CorruptRecord, NotFoundError
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import Backend, ExperimentStore
 
@@ -154,6 +156,9 @@ class _Keys:
 
     def step_hash(self, step: str, input_hash: str) -> str:
         return f"{self.prefix}step_hash:{step}-{input_hash}"
+
+    def step_cache(self, step: str, key: str) -> str:
+        return f"{self.prefix}step_cache:{step}:{key}"
 
     def code(self, trial_id: int) -> str:
         return f"{self.prefix}code:{trial_id}"
@@ -283,6 +288,23 @@ class RedisExperimentStore(ExperimentStore):
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
         previous = self._redis.set(self._keys.step_hash(step, input_hash), output_hash, get=True)
         return _text(previous) if isinstance(previous, bytes | str) else None
+
+    @_redis_call("add a cached step output")
+    def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
+        # One value holding the trial id and the bytes, set only if absent: atomic and whole.
+        value = b"%d\n" % output.trial_id + bytes(output.data)
+        return bool(self._redis.set(self._keys.step_cache(step, key), value, nx=True))
+
+    @_redis_call("load a cached step output")
+    def load_cached_output(self, step: str, key: str) -> CachedOutput | None:
+        raw = self._redis.get(self._keys.step_cache(step, key))
+        if raw is None:
+            return None
+        value = raw.encode() if isinstance(raw, str) else bytes(raw)
+        header, newline, data = value.partition(b"\n")
+        if not newline or not header.isdigit():
+            raise CorruptRecord(f"cached output of step {step!r} has no trial id: {value[:40]!r}")
+        return CachedOutput(int(header), data)
 
     @_redis_call("save code")
     def save_code(self, trial_id: int, text: str) -> None:

@@ -8,6 +8,7 @@ from xptrack.ports.repositories import (
     ExperimentStore,
     MetricRepository,
     PersistedRepository,
+    StepCacheRepository,
     StepHashRepository,
     TrialRepository,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "ExperimentStore",
     "MetricRepository",
     "PersistedRepository",
+    "StepCacheRepository",
     "StepHashRepository",
     "TrialRepository",
 ]

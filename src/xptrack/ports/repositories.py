@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
 
 
@@ -76,6 +77,24 @@ class StepHashRepository(abc.ABC):
         """Atomically store ``output_hash`` and return the hash stored before (None when new)."""
 
 
+class StepCacheRepository(abc.ABC):
+    """Reusable outputs of ``cache=True`` steps, as opaque bytes, one entry per cache key.
+
+    Keys are 64 lowercase hex digits (:func:`xptrack.domain.step_cache.step_cache_key`).
+    An entry is written once and never replaced, so concurrent trials that compute the
+    same output each offer it, one of them is kept, and every reader sees that one.
+    """
+
+    @abc.abstractmethod
+    def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
+        """Store ``output`` under (step, key) unless an entry is there (first writer wins, atomic:
+        readers see a whole entry or none); True when this call stored it."""
+
+    @abc.abstractmethod
+    def load_cached_output(self, step: str, key: str) -> CachedOutput | None:
+        """The whole entry stored under (step, key), or None when there is none."""
+
+
 class CodeRepository(abc.ABC):
     """The code context of each trial."""
 
@@ -117,6 +136,7 @@ class ExperimentStore(
     MetricRepository,
     PersistedRepository,
     StepHashRepository,
+    StepCacheRepository,
     CodeRepository,
     EnvironmentRepository,
     OutputRepository,

@@ -29,12 +29,14 @@ from xptrack.testing.machine import (
 )
 from xptrack.testing.model import ModelStore
 from xptrack.testing.samples import EVERY_KIND_OF_VALUE, UserObject
+from xptrack.testing.step_cache import StepCacheContract
 from xptrack.testing.tracking import TrackedBackend
 
 __all__ = [
     "EVERY_KIND_OF_VALUE",
     "EXAMPLES_ENV",
     "ModelStore",
+    "StepCacheContract",
     "StoreContract",
     "StoreFactory",
     "StoreMachine",

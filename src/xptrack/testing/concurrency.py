@@ -8,6 +8,7 @@ from the pickled :class:`~xptrack.ports.repositories.Backend`, as a dask worker 
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import threading
 import traceback
@@ -67,28 +68,38 @@ def run_in_threads(work: Callable[[int], T], callers: int) -> list[T]:
 
 
 def _process_main(
-    backend: Backend, experiment_id: str, caller: int, count: int, barrier: Any, queue: Any
+    backend: Backend,
+    experiment_id: str,
+    work: Callable[[ExperimentStore, int], Any],
+    caller: int,
+    barrier: Any,
+    queue: Any,
 ) -> None:
     try:
         store = backend.open(experiment_id)
         try:
             barrier.wait(_TIMEOUT_S)
-            queue.put((caller, allocate_and_swap(store, f"process{caller}", count), None))
+            queue.put((caller, work(store, caller), None))
         finally:
             store.close()
     except BaseException:
         queue.put((caller, None, traceback.format_exc()))
 
 
-def run_in_processes(
-    backend: Backend, experiment_id: str, callers: int, count: int
-) -> list[CallerLog]:
-    """:func:`allocate_and_swap` in ``callers`` spawned processes, each opening the experiment."""
+def run_work_in_processes(
+    backend: Backend,
+    experiment_id: str,
+    work: Callable[[ExperimentStore, int], T],
+    callers: int,
+) -> list[T]:
+    """``work(store, caller)`` in ``callers`` spawned processes released together, each on the
+    experiment opened from ``backend``; their results, in caller order. ``work`` must pickle
+    (a module-level function, or a ``functools.partial`` of one)."""
     context = multiprocessing.get_context("spawn")
     barrier, queue = context.Barrier(callers), context.Queue()
     processes = [
         context.Process(
-            target=_process_main, args=(backend, experiment_id, caller, count, barrier, queue)
+            target=_process_main, args=(backend, experiment_id, work, caller, barrier, queue)
         )
         for caller in range(callers)
     ]
@@ -108,7 +119,19 @@ def run_in_processes(
                 process.kill()
     failures = [failure for _, _, failure in reports if failure is not None]
     assert not failures, "a process failed:\n" + "\n".join(failures)
-    return [log for _, log, _ in sorted(reports, key=lambda report: report[0])]
+    return [result for _, result, _ in sorted(reports, key=lambda report: report[0])]
+
+
+def _allocate_and_swap_in_process(count: int, store: ExperimentStore, caller: int) -> CallerLog:
+    return allocate_and_swap(store, f"process{caller}", count)
+
+
+def run_in_processes(
+    backend: Backend, experiment_id: str, callers: int, count: int
+) -> list[CallerLog]:
+    """:func:`allocate_and_swap` in ``callers`` spawned processes, each opening the experiment."""
+    work = functools.partial(_allocate_and_swap_in_process, count)
+    return run_work_in_processes(backend, experiment_id, work, callers)
 
 
 def check_unique_ids(logs: list[CallerLog], last_trial_id: int) -> None:

@@ -54,6 +54,7 @@ from xptrack.testing.machine import (
 )
 from xptrack.testing.model import ModelStore
 from xptrack.testing.samples import NAN, fill
+from xptrack.testing.step_cache import StepCacheContract
 
 LONG_SERIES_POINTS = 200_000
 BIG_BLOB_SIZES = (5 * 2**20, 20 * 2**20)
@@ -85,7 +86,7 @@ def long_series(points: int, seed: int) -> MetricSeries:
     return MetricSeries(epochs, values)
 
 
-class StoreContract:
+class StoreContract(StepCacheContract):
     """Tests every store must pass; subclass as ``Test<YourStore>`` and bind the fixtures.
 
     Capability flags (class attributes):

@@ -13,6 +13,7 @@ from typing import TypeVar
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import NotFoundError
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import ExperimentStore
 
@@ -33,6 +34,7 @@ class ModelStore(ExperimentStore):
         self.metrics: dict[tuple[int, str], MetricSeries] = {}
         self.persisted: dict[tuple[str, int], bytes] = {}
         self.step_hashes: dict[tuple[str, str], str] = {}
+        self.cached_outputs: dict[tuple[str, str], CachedOutput] = {}
         self.code: dict[int, str] = {}
         self.environments: dict[int, EnvironmentSnapshot] = {}
         self.outputs: dict[int, str] = {}
@@ -75,6 +77,15 @@ class ModelStore(ExperimentStore):
         previous = self.step_hashes.get((step, input_hash))
         self.step_hashes[(step, input_hash)] = output_hash
         return previous
+
+    def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
+        if (step, key) in self.cached_outputs:
+            return False
+        self.cached_outputs[(step, key)] = output
+        return True
+
+    def load_cached_output(self, step: str, key: str) -> CachedOutput | None:
+        return self.cached_outputs.get((step, key))
 
     def save_code(self, trial_id: int, text: str) -> None:
         self.code[trial_id] = text
