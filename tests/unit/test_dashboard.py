@@ -1,47 +1,205 @@
-"""The dashboard serves the history, a trial's code/environment and metric charts."""
+"""The dashboard's JSON API, served for real on loopback, over an in-memory store."""
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+import time
 
+import httpx
 import pytest
 
-
-def fetch(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+from xptrack.application.dashboard import DashboardUnavailable, start_dashboard
 
 
-def test_dashboard_pages(make_experiment):
+@pytest.fixture
+def session(make_experiment):
+    """An experiment with three finished trials (with a ``loss`` metric) and a failed one."""
     ex = make_experiment("dash")
-    lr = ex.parameter("lr")
+    a = ex.parameter("a")
+
+    @ex.persist
+    def features(a):
+        return [a] * 3
 
     @ex.result
-    def train(lr):
+    def score(a, f):
         for epoch in range(5):
-            ex.save_metric("loss", epoch, lr / (epoch + 1))
-        return lr * 2
+            ex.save_metric("loss", epoch, 1 / (epoch + a))
+        return 10 / a
 
-    for value in (0.1, 0.2):
-        ex.set_parameters(lr=value)
-        train(lr).compute()
-    dashboard = ex.start_dashboard(port=0)
-    try:
-        status, page = fetch(dashboard.url)
-        assert status == 200 and "History (2 trials)" in page and "0.4" in page
-        status, page = fetch(dashboard.url + "trial?id=2")
-        assert status == 200 and "def train(lr):" in page and "requirements" in page
-        assert "/metric?key=loss&ids=2" in page
-        status, page = fetch(dashboard.url + "metric?key=loss&ids=1,2")
-        assert status == 200 and "<svg" in page and page.count("<polyline") == 2
-        status, page = fetch(dashboard.url + "trial?id=99")
-        assert status == 404 and "no trial 99" in page
-        assert fetch(dashboard.url + "nowhere")[0] == 404
-    finally:
-        dashboard.stop()
-    with pytest.raises(OSError):
-        urllib.request.urlopen(dashboard.url, timeout=2)
+    call = score(a, features(a))
+    for value in (1, 2, 4):
+        ex.set_parameters(a=value)
+        call.compute(seed=1)
+    ex.set_parameters(a=0)
+    with pytest.raises(ZeroDivisionError):
+        call.compute(seed=2)
+    return ex, call
+
+
+@pytest.fixture
+def client(session):
+    ex, _ = session
+    dashboard = ex.start_dashboard(port=0, blocking=False)
+    with httpx.Client(base_url=dashboard.url, timeout=10) as http:
+        yield http
+    dashboard.stop()
+
+
+def trials(client, **params):
+    response = client.get("/api/experiments/dash/trials", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def ids(answer):
+    return [row["id"] for row in answer["trials"]]
+
+
+def test_experiments_list_counts_statuses_and_last_activity(client):
+    answer = client.get("/api/experiments").json()
+    assert answer["default"] == "dash"
+    (row,) = answer["experiments"]
+    assert row["id"] == "dash"
+    assert row["trials"] == 4
+    assert row["statuses"] == {"finished": 3, "failed": 1}
+    assert row["last_activity"].startswith("20")
+
+
+def test_trials_page_carries_parameters_result_status_and_last_metric_values(client):
+    answer = trials(client, sort="id", order="asc")
+    assert answer["total"] == 4
+    assert answer["columns"] == {"parameters": ["a"], "metrics": ["loss"]}
+    first, *_, failed = answer["trials"]
+    assert first["parameters"] == {"a": 1}
+    assert first["result"] == 10.0
+    assert first["status"] == "finished"
+    assert first["metrics"] == {"loss": pytest.approx(1 / 5)}
+    assert failed["status"] == "failed"
+    assert failed["error"] == "ZeroDivisionError: division by zero"
+    assert failed["metrics"] == {}
+
+
+def test_trials_are_paged_sorted_and_filtered_on_the_server(client):
+    page = trials(client, sort="result", order="desc", limit=2, offset=0)
+    assert [row["id"] for row in page["trials"]] == [1, 2]
+    assert page["total"] == 4
+    assert ids(trials(client, sort="result", limit=2, offset=2)) == [1, 4]
+    assert ids(trials(client, where="a > 1 and Success")) == [2, 3]
+    assert ids(trials(client, filter="status:fail")) == [4]
+    assert ids(trials(client, filter=["parameters.a:>=2", "result:<3"])) == [3]
+    assert ids(trials(client, sort="metrics.loss", order="asc"))[:1] == [3]
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"where": "a >"}, "cannot be evaluated"),
+        ({"where": "__import__('os').system('true')"}, "'__' or '@'"),
+        ({"where": "@client"}, "'__' or '@'"),
+        ({"sort": "nothing"}, "unknown trials column"),
+        ({"order": "up"}, "'asc' or 'desc'"),
+        ({"limit": "5000"}, "limit must be 1 to 1000"),
+        ({"filter": "status"}, "KEY:TEXT"),
+    ],
+)
+def test_a_bad_query_is_a_400_that_says_what_is_accepted(client, params, words):
+    response = client.get("/api/experiments/dash/trials", params=params)
+    assert response.status_code == 400
+    assert words in response.json()["error"]
+
+
+def test_trial_page_has_status_error_parameters_metrics_code_and_environment(client):
+    failed = client.get("/api/experiments/dash/trials/4").json()
+    assert failed["status"] == "failed"
+    assert failed["error"] == "ZeroDivisionError: division by zero"
+    assert failed["seed"] == 2
+    assert failed["parameters"] == {"a": 0}
+    assert "def score(a, f):" in failed["code"]
+    assert failed["environment"]["python"] == "version: 3.11"
+    finished = client.get("/api/experiments/dash/trials/1").json()
+    assert finished["metrics"] == [
+        {"key": "loss", "points": 5, "last": pytest.approx(0.2), "last_epoch": 4}
+    ]
+    assert finished["packages"]["list"] == ["dask==1"]
+
+
+def test_metric_series_of_several_trials_leaves_out_those_without_it(client):
+    answer = client.get("/api/experiments/dash/metrics/loss", params={"trials": "1,2,4"}).json()
+    assert [series["trial"] for series in answer["series"]] == [1, 2]
+    assert answer["series"][0]["epochs"] == [0, 1, 2, 3, 4]
+    assert answer["missing"] == [4]
+
+
+def test_columns_give_the_filtered_trials_values_for_scatter_and_parallel_coordinates(client):
+    response = client.get(
+        "/api/experiments/dash/columns", params={"keys": "parameters.a,result", "where": "a > 0"}
+    )
+    answer = response.json()
+    assert answer["ids"] == [1, 2, 3]
+    assert answer["columns"] == {"parameters.a": [1.0, 2.0, 4.0], "result": [10.0, 5.0, 2.5]}
+
+
+def test_diff_shows_both_trials(client):
+    answer = client.get("/api/experiments/dash/diff", params={"a": 1, "b": 4}).json()
+    assert answer["trials"]["1"]["parameters"] == {"a": 1}
+    assert answer["trials"]["4"]["status"] == "failed"
+    assert "diff" in answer
+
+
+def test_unknown_experiments_and_trials_are_404_and_nothing_is_created(client):
+    assert client.get("/api/experiments/other/trials").status_code == 404
+    assert client.get("/api/experiments/dash/trials/99").status_code == 404
+    assert client.get("/api/experiments/dash/trials/x").status_code == 400
+    assert [row["id"] for row in client.get("/api/experiments").json()["experiments"]] == ["dash"]
+
+
+def test_a_new_trial_appears_without_restarting(client, session):
+    ex, call = session
+    assert trials(client)["total"] == 4
+    ex.set_parameters(a=5)
+    call.compute(seed=3)
+    deadline = time.monotonic() + 10
+    while trials(client)["total"] != 5:
+        assert time.monotonic() < deadline, "the new trial never appeared"
+    assert trials(client, sort="id", order="desc")["trials"][0]["parameters"] == {"a": 5}
+
+
+def test_requests_for_another_host_are_refused(client):
+    response = client.get("/api/experiments", headers={"Host": "attacker.example:80"})
+    assert response.status_code == 421
+    assert client.get("/api/experiments", headers={"Host": "localhost"}).status_code == 200
+
+
+def test_writes_must_be_json_from_the_same_origin(client):
+    form = client.post("/api/experiments/dash/trials/1/labels", data={"note": "x"})
+    assert form.status_code == 403
+    foreign = client.post(
+        "/api/experiments/dash/trials/1/labels",
+        json={"note": "x"},
+        headers={"Origin": "http://attacker.example"},
+    )
+    assert foreign.status_code == 403
+
+
+def test_the_page_and_its_assets_are_served_with_a_same_origin_policy(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    for asset in ("/static/main.js", "/static/vendor/uPlot.iife.min.js", "/static/app.css"):
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_stop_frees_the_port_and_a_taken_port_is_a_clear_error(session):
+    ex, _ = session
+    dashboard = ex.start_dashboard(port=0, blocking=False)
+    with pytest.raises(DashboardUnavailable, match="port=0 picks a free one"):
+        start_dashboard(ex.backend, "dash", port=dashboard.port, blocking=False)
+    dashboard.stop()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(dashboard.url, timeout=2)
+
+
+def test_start_dashboard_needs_a_backend():
+    with pytest.raises(TypeError, match="needs an xptrack Backend"):
+        start_dashboard("not a backend", blocking=False)

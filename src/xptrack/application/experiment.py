@@ -383,12 +383,17 @@ class Experiment:
         """Installed distributions, ``pip freeze``-like (``name==version``), now or in a trial."""
         return self._environment(trial_id)["requirements"].splitlines()
 
-    def start_dashboard(self, port: int = 5000, host: str = "127.0.0.1") -> Any:
-        """Serve a web page of the history, metrics, code and environment; returns a handle
-        with ``url`` and ``stop()``. Bound to this machine only unless ``host`` says otherwise."""
-        from xptrack.application.dashboard import Dashboard
+    def start_dashboard(
+        self, port: int = 5000, host: str = "127.0.0.1", blocking: bool | None = None
+    ) -> Any:
+        """Serve the dashboard of this experiment's store, opening on this experiment.
 
-        return Dashboard(self, host, port)
+        Blocks until Ctrl-C when run from a script; inside Jupyter/IPython (or with
+        ``blocking=False``) returns a handle with ``url`` and ``stop()``. Bound to this
+        machine only unless ``host`` says otherwise."""
+        from xptrack.application.dashboard import start_dashboard
+
+        return start_dashboard(self.backend, self.id, host=host, port=port, blocking=blocking)
 
     def _environment(self, trial_id: int | None) -> EnvironmentSnapshot:
         if trial_id is not None:
