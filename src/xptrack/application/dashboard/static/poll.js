@@ -1,0 +1,27 @@
+// Refreshing a view while it is shown (live updates while trials run).
+const live = document.getElementById("live");
+
+export function poll(refresh, interval) {
+  let stopped = false;
+  let timer = null;
+  const tick = async () => {
+    if (stopped) return;
+    if (!document.hidden) {
+      try {
+        await refresh();
+        live.hidden = false;
+        live.classList.remove("stale");
+      } catch (error) {
+        live.classList.add("stale");
+        live.title = String(error.message || error);
+      }
+    }
+    if (!stopped) timer = setTimeout(tick, interval);
+  };
+  timer = setTimeout(tick, interval);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    live.hidden = true;
+  };
+}
