@@ -38,8 +38,8 @@ def trials_frame(
     """
     frame = history_frame(records, (), verbose=True)
     frame["Status"] = [status_of(record) for record in records]
-    frame["Tags"] = [", ".join(getattr(record, "tags", ())) for record in records]
-    frame["Note"] = [getattr(record, "note", "") for record in records]
+    frame["Tags"] = [", ".join(record.tags) for record in records]
+    frame["Note"] = [record.note for record in records]
     keys = sorted({key for values in metrics.values() for key in values})
     names: dict[str, str] = {}
     for key in keys:

@@ -230,7 +230,7 @@ def trial_row(record: TrialRecord, metrics: dict[str, Any]) -> dict[str, Any]:
         "started": jsonable(record.started),
         "finished": jsonable(record.finished),
         "process_time": record.process_time,
-        "tags": list(getattr(record, "tags", ())),
-        "note": getattr(record, "note", ""),
+        "tags": list(record.tags),
+        "note": record.note,
         "metrics": jsonable(metrics),
     }

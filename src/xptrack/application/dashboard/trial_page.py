@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from xptrack.application.dashboard.values import describe_pickle, jsonable, status_of
 from xptrack.domain.environment import CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.errors import NotFoundError
-from xptrack.domain.trial import TrialRecord
+from xptrack.domain.trial import StepRecord, TrialRecord
 from xptrack.ports.repositories import ExperimentStore
 
 T = TypeVar("T")
@@ -25,8 +25,8 @@ def trial_detail(store: ExperimentStore, trial_id: int) -> dict[str, Any]:
     previous = _previous_environment(store, trial_id)
     return {
         **record_fields(record),
-        "output": _optional(lambda: _load_output(store, trial_id)),
-        "steps": [_step(step) for step in getattr(record, "steps", ())],
+        "output": _optional(lambda: store.load_output(trial_id)),
+        "steps": [_step(step) for step in record.steps],
         "metrics": _metrics(store, trial_id),
         "persisted": _persisted(store, trial_id),
         "code": _optional(lambda: store.load_code(trial_id)),
@@ -44,14 +44,14 @@ def record_fields(record: TrialRecord) -> dict[str, Any]:
         "result": jsonable(record.result),
         "result_type": record.result_type,
         "error": record.description,
-        "traceback": getattr(record, "traceback", None),
+        "traceback": record.traceback,
         "seed": record.seed,
         "started": jsonable(record.started),
         "finished": jsonable(record.finished),
-        "heartbeat": jsonable(getattr(record, "heartbeat", None)),
+        "heartbeat": jsonable(record.heartbeat),
         "process_time": record.process_time,
-        "tags": list(getattr(record, "tags", ())),
-        "note": getattr(record, "note", ""),
+        "tags": list(record.tags),
+        "note": record.note,
     }
 
 
@@ -62,19 +62,13 @@ def _optional(read: Callable[[], T]) -> T | None:
         return None
 
 
-def _load_output(store: ExperimentStore, trial_id: int) -> str | None:
-    load = getattr(store, "load_output", None)
-    return str(load(trial_id)) if callable(load) else None
-
-
-def _step(step: Any) -> dict[str, Any]:
-    duration: Any = getattr(step, "duration", None)
+def _step(step: StepRecord) -> dict[str, Any]:
     return {
         "name": step.name,
         "started": jsonable(step.started),
         "finished": jsonable(step.finished),
-        "duration": duration.total_seconds() if hasattr(duration, "total_seconds") else duration,
-        "cached_from": getattr(step, "cached_from", None),
+        "duration": step.duration.total_seconds(),
+        "cached_from": step.cached_from,
     }
 
 

@@ -72,10 +72,7 @@ def jsonable(value: Any) -> Any:
 
 def status_of(record: TrialRecord) -> str:
     """The status a reader shows: the effective one (a stale heartbeat reads interrupted)."""
-    effective = getattr(record, "effective_status", None)
-    status = effective() if callable(effective) else record.status
-    text = str(getattr(status, "value", status))
-    return "finished" if text == "succeeded" else text
+    return record.effective_status().value
 
 
 def describe_pickle(data: bytes) -> str:
