@@ -103,6 +103,9 @@ def test_two_selected_trials_overlay_as_two_series_with_a_legend(page, small, tm
     page.check("#log-scale")
     page.locator("#parallel").wait_for()
     page.locator("#diff table").wait_for()
+    box = chart.locator(".u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 4, box["y"] + box["height"] / 2)
+    expect(chart.locator(".u-legend .u-series .u-value").nth(1)).not_to_have_text("--")
     shoot(page, "compare", tmp_path)
 
 

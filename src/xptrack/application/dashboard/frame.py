@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from xptrack.application.dashboard.values import status_of
-from xptrack.application.history import history_frame
+from xptrack.application.history import RESULT_COLUMNS, VERBOSE_COLUMNS, history_frame
 from xptrack.domain.errors import InvalidArgument
 from xptrack.domain.trial import TrialRecord
 
@@ -26,38 +25,43 @@ FIXED_COLUMNS = {
     "tags": "Tags",
     "note": "Note",
 }
+_HISTORY_COLUMNS = {*RESULT_COLUMNS, *VERBOSE_COLUMNS, "Status", "Tags", "Note"}
 
 
-def trials_frame(
-    records: Sequence[TrialRecord], metrics: Mapping[int, Mapping[str, Any]]
-) -> pd.DataFrame:
-    """The verbose history of ``records`` with ``Status``, ``Tags``, ``Note`` and metrics.
-
-    A metric column is named by its key, or ``metric:KEY`` when a parameter or history
-    column already has that name; ``frame.attrs["metrics"]`` maps each key to its column.
-    """
+def records_frame(records: Sequence[TrialRecord]) -> pd.DataFrame:
+    """The verbose history of ``records`` with ``Status``, ``Tags`` and ``Note``."""
     frame = history_frame(records, (), verbose=True)
     frame["Status"] = [status_of(record) for record in records]
     frame["Tags"] = [", ".join(record.tags) for record in records]
     frame["Note"] = [record.note for record in records]
-    keys = sorted({key for values in metrics.values() for key in values})
-    names: dict[str, str] = {}
-    for key in keys:
-        column = key if key not in frame.columns else f"metric:{key}"
-        names[key] = column
-        frame[column] = np.array(
-            [_number(metrics.get(record.trial_id, {}).get(key)) for record in records],
-            dtype="float64",
-        )
-    frame.attrs["metrics"] = names
-    frame.attrs["parameters"] = list(
-        dict.fromkeys(name for record in records for name in record.parameters)
-    )
     return frame
 
 
-def _number(value: Any) -> float:
-    return float(value) if value is not None else float("nan")
+def metrics_frame(values: Mapping[int, Mapping[str, Any]]) -> pd.DataFrame:
+    """Last metric values: one row per trial id, one float column per metric key."""
+    ids = list(values)
+    frame = pd.DataFrame.from_records([dict(values[tid]) for tid in ids], index=ids)
+    frame.index = pd.Index(ids, dtype="int64", name="Trial ID")
+    return frame.astype("float64")
+
+
+def trials_frame(records: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """What queries run on: the records frame joined with the metric columns.
+
+    A metric column is named by its key, or ``metric:KEY`` when a parameter or history
+    column already has that name; ``frame.attrs["metrics"]`` maps each key to its column
+    and ``frame.attrs["parameters"]`` lists the parameter columns.
+    """
+    names = {
+        str(key): str(key) if key not in records.columns else f"metric:{key}"
+        for key in sorted(metrics.columns)
+    }
+    joined = records.join(metrics.rename(columns=names)) if names else records.copy()
+    joined.attrs = {
+        "metrics": names,
+        "parameters": [c for c in records.columns if c not in _HISTORY_COLUMNS],
+    }
+    return joined
 
 
 def column_of(frame: pd.DataFrame, key: str) -> str | None:

@@ -36,6 +36,16 @@ class PageQuery:
     where: str = ""
     filters: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def plain(self) -> bool:
+        """Every trial by id: a page answerable without the whole table."""
+        return not self.where and not self.filters and self.sort == "id"
+
+    @property
+    def selection(self) -> tuple[Any, ...]:
+        """What decides which trials are in and in what order (not the page)."""
+        return (self.where, self.filters, self.sort, self.order)
+
     @classmethod
     def from_params(cls, params: Mapping[str, str], filters: Sequence[str] = ()) -> PageQuery:
         """From a request's query string; ``filters`` are its ``filter=KEY:TEXT`` values."""

@@ -1,10 +1,12 @@
 """The trials of one experiment as a table kept in memory, paged, sorted and filtered.
 
-Reading a long history is slow (100,000 records take seconds), so the table reads it
-once and then refreshes cheaply: it asks the store for trials newer than the last one it
-holds and re-reads only the trials it last saw running. Last metric values are read in a
-background thread (finished trials' values do not change) and fill their columns as they
-arrive; the rows of the page asked for are read at once.
+Reading a long history is slow (100,000 local records take seconds), so the table reads
+it once, in the background, and then refreshes cheaply: it asks the store for trials
+newer than the last one it holds and re-reads only the trials it last saw running,
+replacing just their rows. Until the first read is done, the newest trials are read one
+by one, so the first page shows at once. Last metric values are read in a background
+thread (finished trials' values do not change) and fill their columns as they arrive;
+the rows of the page asked for are read at once.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from xptrack.application.dashboard.frame import metrics_frame, records_frame, trials_frame
+from xptrack.application.dashboard.frames import RowFrame
 from xptrack.application.dashboard.query import PageQuery, select_rows
 from xptrack.application.dashboard.values import jsonable, status_of
 from xptrack.domain.errors import NotFoundError
@@ -30,6 +34,11 @@ logger = logging.getLogger(__name__)
 #: A table refreshed less than this many seconds ago answers from memory.
 REFRESH_INTERVAL = 1.0
 _QUERY_CACHE_SIZE = 16
+_METRIC_CHUNK = 2000
+_PUBLISH_INTERVAL = 5.0
+_FIRST_READ_TIMEOUT = 600.0
+#: How long a request waits for the first read before answering what it can without it.
+_FIRST_READ_PATIENCE = 0.5
 
 
 class TrialTable:
@@ -38,13 +47,17 @@ class TrialTable:
     def __init__(self, store: ExperimentStore) -> None:
         self._store = store
         self._lock = threading.RLock()
+        self._loaded = threading.Event()
+        self._first_read: threading.Thread | None = None
         self._records: dict[int, TrialRecord] = {}
         self._last_id = 0
         self._missing: set[int] = set()  # ids handed out whose record was not there yet
+        self._running: set[int] = set()  # trials last seen running: re-read at each refresh
+        self._summary: tuple[int, dict[str, Any]] | None = None
+        self._rows: RowFrame | None = None
         self._metrics: dict[int, dict[str, Any]] = {}
-        self._version = 0  # grows whenever a record or metric value changes
-        self._frame: pd.DataFrame | None = None
-        self._frame_version = -1
+        self._metric_rows: RowFrame | None = None
+        self._joined: tuple[tuple[int, int], pd.DataFrame] | None = None
         self._refreshed = 0.0
         self._queries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._loader: threading.Thread | None = None
@@ -53,70 +66,130 @@ class TrialTable:
 
     def refresh(self, force: bool = False) -> None:
         """Catch up with the store: new trials, trials that were running, pending metrics."""
+        if not self._loaded.is_set():
+            self._start_first_read()
+            self._loaded.wait(_FIRST_READ_PATIENCE)  # a small store is read by then
+            return
         with self._lock:
             if not force and time.monotonic() - self._refreshed < REFRESH_INTERVAL:
                 return
             self._refreshed = time.monotonic()
-            if not self._records and not self._missing:
-                self._load_everything()
-            else:
-                self._load_changes()
-            self._start_metric_loader()
+            self._load_changes()
+        self._start_metric_loader()
 
-    def _load_everything(self) -> None:
-        records = self._store.list_trials()
-        self._records = {record.trial_id: record for record in records}
-        self._last_id = max(self._store.last_trial_id(), max(self._records, default=0))
-        self._missing = set(range(1, self._last_id + 1)) - set(self._records)
-        self._version += 1
+    def _start_first_read(self) -> None:
+        with self._lock:
+            if self._first_read is None:
+                self._first_read = threading.Thread(target=self._read_everything, daemon=True)
+                self._first_read.start()
+
+    def _read_everything(self) -> None:
+        try:
+            last = self._store.last_trial_id()
+            records = self._store.list_trials()
+            frame = records_frame(records)
+        except Exception:
+            logger.exception("Dashboard could not read the trials")
+            with self._lock:
+                self._first_read = None  # the next request tries again
+            return
+        with self._lock:
+            self._records = {record.trial_id: record for record in records}
+            self._last_id = max(last, max(self._records, default=0))
+            self._missing = set(range(1, self._last_id + 1)) - set(self._records)
+            self._running = {r.trial_id for r in records if status_of(r) == "running"}
+            self._rows = RowFrame(frame)
+            self._refreshed = time.monotonic()
+        self._loaded.set()
+        self._start_metric_loader()
+
+    def wait_loaded(self, timeout: float = _FIRST_READ_TIMEOUT) -> None:
+        """Block until the first read of every record is done."""
+        self._start_first_read()
+        self._loaded.wait(timeout)
 
     def _load_changes(self) -> None:
         last = self._store.last_trial_id()
-        running = [tid for tid, r in self._records.items() if status_of(r) == "running"]
-        candidates = sorted({*running, *self._missing, *range(self._last_id + 1, last + 1)})
+        candidates = sorted({*self._running, *self._missing, *range(self._last_id + 1, last + 1)})
         self._last_id = max(self._last_id, last)
+        changed, gone = [], []
         for trial_id in candidates:
-            self._reread(trial_id)
+            record = self._reread(trial_id)
+            if record is None:
+                gone.append(trial_id)
+            elif _changed(self._records.get(trial_id), record):
+                self._records[trial_id] = record
+                changed.append(record)
+        self._apply(changed, gone)
 
-    def _reread(self, trial_id: int) -> None:
+    def _reread(self, trial_id: int) -> TrialRecord | None:
         try:
             record = self._store.get_trial(trial_id)
         except NotFoundError:
             self._missing.add(trial_id)
-            if self._records.pop(trial_id, None) is not None:
-                self._version += 1
-            return
+            return None
         self._missing.discard(trial_id)
         if status_of(record) == "running":
+            self._running.add(trial_id)
             self._metrics.pop(trial_id, None)  # a running trial's last values move
-        if _changed(self._records.get(trial_id), record):
-            self._records[trial_id] = record
-            self._version += 1
+        else:
+            self._running.discard(trial_id)
+        return record
+
+    def _apply(self, changed: list[TrialRecord], gone: list[int]) -> None:
+        if self._rows is None:
+            return
+        for trial_id in gone:
+            self._records.pop(trial_id, None)
+            self._running.discard(trial_id)
+        self._rows.drop(gone)
+        self._rows.upsert(records_frame(sorted(changed, key=lambda r: r.trial_id)))
 
     def forget(self, trial_id: int) -> None:
-        """Re-read ``trial_id`` at the next refresh (after the dashboard changed it)."""
+        """Re-read ``trial_id`` now (after the dashboard changed it)."""
         with self._lock:
-            self._reread(trial_id)
-            self._refreshed = 0.0
+            record = self._reread(trial_id)
+            if record is None:
+                self._apply([], [trial_id])
+            else:
+                self._records[trial_id] = record
+                self._apply([record], [])
 
     # --- last metric values ----------------------------------------------------------------
 
     def _start_metric_loader(self) -> None:
-        if self._loader is not None and self._loader.is_alive():
-            return
-        if len(self._metrics) >= len(self._records):
-            return
-        self._loader = threading.Thread(target=self._load_metrics, daemon=True)
-        self._loader.start()
+        with self._lock:
+            if self._loader is not None and self._loader.is_alive():
+                return
+            if len(self._metrics) >= len(self._records):
+                return
+            self._loader = threading.Thread(target=self._load_metrics, daemon=True)
+            self._loader.start()
 
     def _load_metrics(self) -> None:
         with self._lock:
-            pending = [tid for tid in self._records if tid not in self._metrics]
-        for start in range(0, len(pending), 500):
-            values = {tid: self._read_last_values(tid) for tid in pending[start : start + 500]}
+            pending = [tid for tid in sorted(self._records) if tid not in self._metrics]
+        unpublished: dict[int, dict[str, Any]] = {}
+        published = time.monotonic()
+        for start in range(0, len(pending), _METRIC_CHUNK):
+            chunk = pending[start : start + _METRIC_CHUNK]
+            values = {tid: self._read_last_values(tid) for tid in chunk}
+            unpublished.update(values)
             with self._lock:
                 self._metrics.update(values)
-                self._version += 1
+                # New metric columns mean a new frame and fresh queries: every few seconds
+                # while a long history loads, not at every chunk.
+                last_chunk = start + _METRIC_CHUNK >= len(pending)
+                if last_chunk or time.monotonic() - published > _PUBLISH_INTERVAL:
+                    self._store_metric_rows(unpublished)
+                    unpublished, published = {}, time.monotonic()
+
+    def _store_metric_rows(self, values: dict[int, dict[str, Any]]) -> None:
+        rows = metrics_frame(values)
+        if self._metric_rows is None:
+            self._metric_rows = RowFrame(rows)
+        else:
+            self._metric_rows.upsert(rows)
 
     def _read_last_values(self, trial_id: int) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -142,27 +215,34 @@ class TrialTable:
     # --- reading ---------------------------------------------------------------------------
 
     def records(self) -> list[TrialRecord]:
-        """Every trial held, by id."""
+        """Every trial held, by id (all of them once the first read is done)."""
+        self.wait_loaded()
         with self._lock:
             return [self._records[tid] for tid in sorted(self._records)]
 
     def frame(self) -> pd.DataFrame:
-        """The history frame with ``Status``, ``Tags``, ``Note`` and one column per metric."""
-        from xptrack.application.dashboard.frame import trials_frame
+        """The trials frame: verbose history, ``Status``, ``Tags``, ``Note``, metrics."""
+        import pandas as pd
 
+        self.wait_loaded()
         with self._lock:
-            if self._frame is None or self._frame_version != self._version:
-                self._frame = trials_frame(self.records(), self._metrics)
-                self._frame_version = self._version
+            assert self._rows is not None
+            metric_version = self._metric_rows.version if self._metric_rows else -1
+            versions = (self._rows.version, metric_version)
+            if self._joined is None or self._joined[0] != versions:
+                metrics = self._metric_rows.frame if self._metric_rows else pd.DataFrame()
+                self._joined = (versions, trials_frame(self._rows.frame, metrics))
                 self._queries.clear()
-            return self._frame
+            return self._joined[1]
 
     def page(self, query: PageQuery) -> dict[str, Any]:
         """One page of trials, as ``GET /api/experiments/{id}/trials`` answers."""
         self.refresh()
+        if not self._loaded.is_set() and query.plain:
+            return self._newest_page(query)
         frame = self.frame()
         with self._lock:
-            key = (self._frame_version, query.where, query.filters, query.sort, query.order)
+            key = (self._joined[0] if self._joined else None, query.selection)
             ids = self._queries.get(key)
         if ids is None:
             ids = select_rows(frame, query)
@@ -171,22 +251,46 @@ class TrialTable:
                 while len(self._queries) > _QUERY_CACHE_SIZE:
                     self._queries.popitem(last=False)
         page_ids = [int(tid) for tid in ids[query.offset : query.offset + query.limit]]
-        rows = self.rows(page_ids)  # first: it reads the page's metrics the columns name
+        return self._answer(len(ids), len(self._records), self.rows(page_ids))
+
+    def _newest_page(self, query: PageQuery) -> dict[str, Any]:
+        """The page of a plain listing by id, read record by record (during the first read)."""
+        last = self._store.last_trial_id()
+        if query.order == "desc":
+            span = range(last - query.offset, 0, -1)
+        else:
+            span = range(1 + query.offset, last + 1)
+        records: list[TrialRecord] = []
+        for trial_id in span:
+            if len(records) >= query.limit:
+                break
+            try:
+                records.append(self._store.get_trial(trial_id))
+            except NotFoundError:
+                continue
+        last_values = self.last_values([r.trial_id for r in records])
+        rows = [trial_row(r, last_values.get(r.trial_id, {})) for r in records]
+        return {**self._answer(last, last, rows), "loading": True}
+
+    def _answer(self, total: int, count: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {
-            "total": len(ids),
-            "count": len(self._records),
+            "total": total,
+            "count": count,
+            "loading": False,
             "metrics_pending": max(0, len(self._records) - len(self._metrics)),
-            "columns": self.columns(),
+            "columns": self.columns(rows),
             "trials": rows,
         }
 
-    def columns(self) -> dict[str, list[str]]:
-        """Parameter names and metric keys, in first-seen order."""
+    def columns(self, rows: Sequence[dict[str, Any]] = ()) -> dict[str, list[str]]:
+        """Parameter names and metric keys (those of ``rows`` too), in first-seen order."""
         with self._lock:
-            records = list(self._records.values())
-            metrics = list(self._metrics.values())
-        parameters = dict.fromkeys(name for r in records for name in r.parameters)
-        keys = dict.fromkeys(key for values in metrics for key in values)
+            frame = self._joined[1] if self._joined else None
+            parameters = dict.fromkeys(frame.attrs["parameters"] if frame is not None else ())
+            keys = dict.fromkeys(frame.attrs["metrics"] if frame is not None else ())
+        for row in rows:
+            parameters.update(dict.fromkeys(row["parameters"]))
+            keys.update(dict.fromkeys(row["metrics"]))
         return {"parameters": list(parameters), "metrics": sorted(keys)}
 
     def rows(self, trial_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -199,15 +303,28 @@ class TrialTable:
     def summary(self) -> dict[str, Any]:
         """Trial count, status counts and last activity (for the experiments page)."""
         self.refresh()
-        records = self.records()
-        statuses: dict[str, int] = {}
-        last = None
-        for record in records:
-            status = status_of(record)
-            statuses[status] = statuses.get(status, 0) + 1
-            moment = record.finished or record.started
-            last = moment if last is None or moment > last else last
-        return {"trials": len(records), "statuses": statuses, "last_activity": jsonable(last)}
+        if not self._loaded.is_set():
+            count = self._store.last_trial_id()
+            return {"trials": count, "statuses": {}, "loading": True, "last_activity": None}
+        with self._lock:
+            assert self._rows is not None
+            version = self._rows.version
+            if self._summary is None or self._summary[0] != version:
+                self._summary = (version, _summarise(self._records.values()))
+            return self._summary[1]
+
+
+def _summarise(records: Iterable[TrialRecord]) -> dict[str, Any]:
+    statuses: dict[str, int] = {}
+    last, count = None, 0
+    for record in records:
+        count += 1
+        status = status_of(record)
+        statuses[status] = statuses.get(status, 0) + 1
+        moment = record.finished or record.started
+        last = moment if last is None or moment > last else last
+    activity = jsonable(last)
+    return {"trials": count, "statuses": statuses, "loading": False, "last_activity": activity}
 
 
 def _changed(before: TrialRecord | None, after: TrialRecord) -> bool:

@@ -23,6 +23,6 @@ function row(experiment) {
   return h("tr", { dataset: { experiment: experiment.id } },
     h("td", null, h("a", { href: `#/e/${encodeURIComponent(experiment.id)}` }, experiment.id)),
     h("td", { class: "num" }, experiment.trials.toLocaleString("en")),
-    h("td", null, statuses),
+    h("td", null, experiment.loading ? h("span", { class: "muted" }, "reading the trials…") : statuses),
     h("td", null, formatTime(experiment.last_activity)));
 }

@@ -160,6 +160,7 @@ export async function renderTrials(root, experiment, params) {
     const last = Math.min(state.offset + state.limit, answer.total);
     summary.textContent = `${first.toLocaleString("en")}–${last.toLocaleString("en")} of ${answer.total.toLocaleString("en")}` +
       (answer.total !== answer.count ? ` (filtered from ${answer.count.toLocaleString("en")})` : "") +
+      (answer.loading ? " · reading every trial (sorting and filtering wait for it)…" : "") +
       (answer.metrics_pending ? ` · reading metrics of ${answer.metrics_pending.toLocaleString("en")} trials…` : "");
     compareButton.textContent = `Compare selected (${selected.size})`;
     compareButton.disabled = selected.size === 0;
