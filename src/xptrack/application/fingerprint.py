@@ -20,11 +20,13 @@ xptrack itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import sys
 import sysconfig
 import types
+import weakref
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -57,7 +59,7 @@ def dependencies(func: Callable[..., Any]) -> dict[str, str]:
                 found.setdefault(f"{current.__module__}.{name}", repr(value))
             elif id(value) not in seen and _is_users(value):
                 seen.add(id(value))
-                found[_qualified(value)] = _source_of(value)
+                found[_qualified(value)] = _source_of(_unwrapped(value))
                 stack.extend(_functions_of(value))
     return found
 
@@ -139,8 +141,25 @@ def _qualified(value: Any) -> str:
     return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', '?')}"
 
 
+#: Sources already read, per code object (functions) or class: reading one tokenizes it
+#: (~0.1-2 ms), and a sweep fingerprints the same steps for every trial.
+_sources: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
 def _source_of(value: Any) -> str:
     """The source text, or (when it cannot be read) what the code object holds."""
+    owner = getattr(value, "__code__", value)
+    try:
+        return _sources[owner]
+    except (KeyError, TypeError):
+        pass
+    text = _read_source(value)
+    with contextlib.suppress(TypeError):  # an owner that cannot be weakly referenced
+        _sources[owner] = text
+    return text
+
+
+def _read_source(value: Any) -> str:
     try:
         return inspect.getsource(value)
     except (OSError, TypeError):
