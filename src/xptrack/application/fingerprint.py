@@ -41,14 +41,16 @@ def code_fingerprint(func: Callable[..., Any], source: str) -> str:
     """A hex digest of ``source`` (the step's own, as captured) and of the user's code ``func``
     reaches; it changes when any of them changes (see the module docstring)."""
     digest = hashlib.sha256(source.encode("utf-8", "surrogatepass"))
-    for name, text in sorted(dependencies(func).items()):
+    for name, text in sorted(dependencies(func)):
         digest.update(b"\0" + name.encode() + b"\0" + text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
-def dependencies(func: Callable[..., Any]) -> dict[str, str]:
-    """Qualified name -> source (or ``repr`` of a constant) of what ``func`` reaches."""
-    found: dict[str, str] = {}
+def dependencies(func: Callable[..., Any]) -> set[tuple[str, str]]:
+    """(name, source) of each user function and class ``func`` reaches, and (name, ``repr``)
+    of each simple constant. Names leave out the module: a script run as ``__main__`` and the
+    same file imported as a module give the same fingerprint."""
+    found: set[tuple[str, str]] = set()
     start = _unwrapped(func)
     seen: set[int] = {id(func), id(start)}
     stack = [start] if isinstance(start, types.FunctionType) else []
@@ -56,10 +58,10 @@ def dependencies(func: Callable[..., Any]) -> dict[str, str]:
         current = stack.pop()
         for name, value in _referenced(current):
             if isinstance(value, _CONSTANTS) or _is_constant_tuple(value):
-                found.setdefault(f"{current.__module__}.{name}", repr(value))
+                found.add((name, repr(value)))
             elif id(value) not in seen and _is_users(value):
                 seen.add(id(value))
-                found[_qualified(value)] = _source_of(_unwrapped(value))
+                found.add((value.__qualname__, _source_of(_unwrapped(value))))
                 stack.extend(_functions_of(value))
     return found
 
