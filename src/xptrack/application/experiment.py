@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
-from dask._task_spec import Task, TaskRef, parse_input
-from dask.base import compute, get_scheduler
-from dask.delayed import Delayed
-from dask.threaded import get as threaded_get
-
 from xptrack.application import runtime
 from xptrack.application.bootstrap import default_probe, open_backend
+from xptrack.application.definition import NO_DEFAULT, Definition
 from xptrack.application.logs import ensure_visible_logging
-from xptrack.application.runtime import StepKind, TrialContext
-from xptrack.application.steps import Parameter, Step, StepCall, Undefined
+from xptrack.application.runner import TrialRunner
+from xptrack.application.runtime import StepKind, StoreHandle
+from xptrack.application.steps import Parameter, Step, StepCall
 from xptrack.application.trials import TrialRecorder
-from xptrack.domain.code import CodeContext
 from xptrack.domain.environment import CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.errors import (
     InvalidArgument,
     NotFoundError,
     TrialStateError,
-    UndefinedParameter,
-    UnknownParameter,
     XptrackError,
 )
 from xptrack.domain.metric import MetricSeries
@@ -69,14 +62,18 @@ class Experiment:
         self.seed = check_seed(seed)
         self.backend = open_backend(backend, self.id)
         self._store = self.backend.open(self.id)
-        runtime.register_store(self.backend, self.id, self._store)
         if probe is None and capture_environment:
             probe = default_probe()
         self._probe = probe
-        self._recorder = TrialRecorder(self._store, probe)
-        self._parameters: dict[str, Any] = {}
-        self._steps: dict[str, Step] = {}
-        self._metric_keys: set[str] = set()
+        self._definition = Definition(self)
+        self._steps = self._definition.steps  # read by the command line (cli.py)
+        self._runner = TrialRunner(
+            self.id,
+            self._definition,
+            TrialRecorder(self._store, probe),
+            StoreHandle(self.backend, self.id, self._store),
+            self.seed,
+        )
         verb = "Loaded existing" if self._store.last_trial_id() else "Initialized new"
         logger.info("%s experiment: %r", verb, self)
 
@@ -94,27 +91,20 @@ class Experiment:
 
     # --- parameters ------------------------------------------------------------------------
 
-    def parameter(self, name: str, default: Any = None) -> Parameter:
-        """Declare a parameter (its value is ``default``, or ``Undefined`` when that is None)."""
-        validate_name(name, "parameter name")
-        if name not in self._parameters or default is not None:
-            self._parameters[name] = Undefined if default is None else default
+    def parameter(self, name: str, default: Any = NO_DEFAULT) -> Parameter:
+        """Declare a parameter. Without ``default`` it has no value until set
+        (``Undefined``); ``default=None`` gives it the value None."""
+        self._definition.declare(name, default)
         return Parameter(self, name)
 
     def set_parameters(self, **values: Any) -> None:
         """Set parameter values for the next trials."""
-        unknown = sorted(set(values) - set(self._parameters))
-        if unknown:
-            declared = ", ".join(self._parameters) or "none yet"
-            raise UnknownParameter(
-                f"unknown parameters {unknown}; declared with ex.parameter(): {declared}"
-            )
-        self._parameters.update(values)
+        self._definition.set_values(values)
 
     def get_parameters(self, trial_id: int | None = None) -> dict[str, Any]:
         """The values the next trial will use, or those trial ``trial_id`` ran with."""
         if trial_id is None:
-            return dict(self._parameters)
+            return dict(self._definition.parameters)
         return dict(self._store.get_trial(self._known_trial(trial_id)).parameters)
 
     # --- steps -----------------------------------------------------------------------------
@@ -154,21 +144,13 @@ class Experiment:
         return self._define(func, kind)
 
     def _define(self, func: StepFunction, kind: StepKind) -> Step:
-        step = Step(self, func, kind)
-        old = self._steps.pop(step.name, None)
-        if old is not None and old.source != step.source:
-            logger.info("Step %s is redefined: the new definition replaces the old one", step.name)
-        self._steps[step.name] = step
-        return step
+        return self._definition.define(Step(self, func, kind))
 
     def get_code(self, trial_id: int | None = None) -> str:
         """Source of every step (decorators included) as one text: now, or as in ``trial_id``."""
         if trial_id is None:
-            return self._code_context().text
+            return self._definition.code_context().text
         return self._store.load_code(self._known_trial(trial_id))
-
-    def _code_context(self) -> CodeContext:
-        return CodeContext({name: step.source for name, step in self._steps.items()})
 
     # --- trials ----------------------------------------------------------------------------
 
@@ -195,22 +177,7 @@ class Experiment:
 
     def run_trial(self, call: StepCall, seed: int | None = None, **dask_kwargs: Any) -> Any:
         """Run one trial computing ``call`` (what ``call.compute()`` does)."""
-        values = self._values_for(call)
-        code = self._code_context()
-        seed = seed if seed is not None else self.seed
-        with self._recorder.trial(self._recordable(values), seed, code) as trial:
-            context = TrialContext(self.id, self.backend, trial.trial_id, trial.seed)
-            graph = self._build_graph(call, context, values)
-            with runtime.trial_running(context):
-                runtime.seed_global_generators(trial.seed)
-                if dask_kwargs.keys() <= {"scheduler"}:
-                    # The graph is xptrack's own, already final: straight to the scheduler
-                    # dask.compute would pick, without its collection layer (~0.45 ms a trial).
-                    schedule = get_scheduler(scheduler=dask_kwargs.get("scheduler"))
-                    (trial.result,) = (schedule or threaded_get)(dict(graph.dask), [graph.key])
-                else:
-                    (trial.result,) = compute(graph, **dask_kwargs)
-        return trial.result
+        return self._runner.run_one(call, seed, dask_kwargs)
 
     def run_trials(
         self,
@@ -232,74 +199,7 @@ class Experiment:
         """
         from xptrack.application.sweep import run_trials
 
-        return run_trials(self, result, parameter_sets, seed, errors, dask_kwargs)
-
-    def _prepare_trial(self, call: StepCall, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(overrides) - set(self._parameters))
-        if unknown:
-            raise UnknownParameter(
-                f"unknown parameters {unknown}; declared with ex.parameter(): "
-                + (", ".join(self._parameters) or "none yet")
-            )
-        return self._values_for(call, overrides)
-
-    def _values_for(
-        self, call: StepCall, overrides: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        if call.experiment is not self:
-            raise InvalidArgument(f"{call!r} belongs to another experiment than {self.id!r}")
-        if self._steps.get(call.step) is None or self._steps[call.step].kind is not StepKind.RESULT:
-            raise InvalidArgument(
-                f"compute() runs a trial and needs the result step's call; {call.step!r} is not "
-                "decorated with @ex.result"
-            )
-        if runtime.current_trial() is not None:
-            raise TrialStateError("a trial cannot be started inside a running trial")
-        values = {**self._parameters, **(overrides or {})}
-        missing = sorted({p.name for p in call.parameters() if values.get(p.name) is Undefined})
-        if missing:
-            raise UndefinedParameter(
-                f"parameters {missing} have no value: set them with ex.set_parameters("
-                + ", ".join(f"{name}=..." for name in missing)
-                + ") before computing; nothing was recorded"
-            )
-        return values
-
-    @staticmethod
-    def _recordable(values: Mapping[str, Any]) -> dict[str, Any]:
-        return {name: value for name, value in values.items() if value is not Undefined}
-
-    def _build_graph(self, call: StepCall, context: TrialContext, values: dict[str, Any]) -> Any:
-        """The dask graph of one trial: every step call becomes a task carrying ``context``.
-
-        Built as dask task-spec nodes rather than through ``dask.delayed``: the same graph,
-        at ~10 µs a task instead of ~170 µs, which is most of a small trial's overhead.
-        """
-        graph: dict[str, Task] = {}
-        keys: dict[int, str] = {}
-        # Keys must be unique on a scheduler shared by several experiments (or stores, or
-        # clients): distributed runs a key once and hands its result to every graph naming it.
-        token = uuid.uuid4().hex[:12]
-
-        def convert(node: Any) -> Any:
-            if isinstance(node, StepCall):
-                if id(node) not in keys:
-                    spec = self._steps[node.step].spec  # the latest definition of the step
-                    args = parse_input(tuple(convert(arg) for arg in node.args))
-                    kwargs = parse_input({k: convert(v) for k, v in node.kwargs.items()})
-                    key = f"{node.step}-{context.trial_id}-{len(keys)}-{token}"
-                    graph[key] = Task(key, runtime.run_step, context, spec, args, kwargs)
-                    keys[id(node)] = key
-                return TaskRef(keys[id(node)])
-            if isinstance(node, Parameter):
-                return values[node.name]
-            if type(node) in (list, tuple):
-                return type(node)(convert(item) for item in node)
-            if type(node) is dict:
-                return {key: convert(value) for key, value in node.items()}
-            return node
-
-        return Delayed(convert(call).key, graph)
+        return run_trials(self._runner, result, parameter_sets, seed, errors, dask_kwargs)
 
     def main(self, result: StepCall, argv: Sequence[str] | None = None) -> Any:
         """Command-line entry: ``python script.py a=1 b=2 --seed 1`` runs one trial of ``result``
@@ -310,8 +210,6 @@ class Experiment:
 
     def save_metric(self, key: str, epoch: int, value: float) -> None:
         """Record ``value`` of metric ``key`` at ``epoch`` for the running trial (inside a step)."""
-        if key not in self._metric_keys:  # validated once, not at every point
-            self._metric_keys.add(validate_name(key, "metric key"))
         runtime.save_metric(self.id, key, epoch, value)
 
     # --- reading the history ---------------------------------------------------------------
@@ -329,7 +227,7 @@ class Experiment:
         """Every trial, one row each, indexed by trial id."""
         from xptrack.application.history import history_frame  # pandas: only when asked
 
-        return history_frame(self._store.list_trials(), self._parameters, verbose)
+        return history_frame(self._store.list_trials(), self._definition.parameters, verbose)
 
     def get_persisted(self, step_name: str, trial_id: int) -> Any:
         """The output a ``@ex.persist`` step stored in trial ``trial_id``."""
@@ -338,7 +236,7 @@ class Experiment:
         try:
             data = self._store.load_persisted(step_name, tid)
         except NotFoundError:
-            persisting = [n for n, s in self._steps.items() if s.kind is StepKind.PERSIST]
+            persisting = list(self._definition.steps_of_kind(StepKind.PERSIST))
             raise NotFoundError(
                 f"no persisted output of step {step_name!r} in trial {tid}; steps decorated "
                 f"with @ex.persist: {persisting or 'none'}"

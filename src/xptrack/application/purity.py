@@ -36,10 +36,12 @@ def check_purity(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     result: Any,
+    seed: int,
 ) -> bool:
     """Record the step's hashes; warn and return False when its output changed for the same
-    inputs (and code). Outputs that cannot be hashed are skipped, not an error."""
-    hashes = deterministic_hashes((spec.code_hash, args, kwargs), result)
+    inputs, code and derived ``seed`` (a randomized step is compared with its own past
+    under the same seed only). Outputs that cannot be hashed are skipped, not an error."""
+    hashes = deterministic_hashes((spec.code_hash, seed, args, kwargs), result)
     if hashes is None:
         logger.debug("Purity check skipped for step %s: inputs or output not hashable", spec.name)
         return True

@@ -1,9 +1,12 @@
-"""What runs inside a step, wherever dask runs it: a thread, a process, a distributed worker.
+"""What runs inside a task, wherever dask runs it: a thread, a process, a distributed worker.
 
-A trial travels to its tasks as a small :class:`TrialContext` (the experiment id,
-the backend's configuration, the trial id and seed). Each process opens its own
-store from that configuration once and keeps it; metric points are buffered per
-process and written in batches, at the latest when the step that saved them ends.
+A trial travels to its tasks as a small :class:`TrialContext`: the trial id and seed,
+and a :class:`StoreHandle`, which is the experiment's own store in the process that runs
+the trial and, once pickled to another process, that process's store for the same
+backend and experiment, opened once. Each task runs one step (:func:`run_step`) and
+returns a :class:`StepOutput` (the value, and what the steps so far printed and when they
+ran) or, when it or a step before it failed, a :class:`StepFailure`: a failing step ends
+only its own trial, never the other trials of a sweep.
 """
 
 from __future__ import annotations
@@ -13,23 +16,66 @@ import enum
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import attrs
 
+from xptrack.application.capture import capturing
+from xptrack.application.metrics import MetricBuffer
 from xptrack.application.purity import check_purity
 from xptrack.domain.errors import StoreError, TrialStateError
-from xptrack.domain.metric import MetricSeries, check_epoch, check_metric_value
+from xptrack.domain.names import validate_name
 from xptrack.domain.seeding import derive_step_seed
+from xptrack.domain.trial import StepRecord, utcnow
 from xptrack.domain.user_objects import dump_user_object
 from xptrack.ports.repositories import Backend, ExperimentStore
 
 logger = logging.getLogger("xptrack.experiment")
 
-#: Points buffered in a process before they are written without waiting for the step to end.
-FLUSH_EVERY_POINTS = 5_000
+
+# --- the store a task writes to ------------------------------------------------------------
+
+
+class StoreHandle:
+    """The store of one experiment, as tasks reach it.
+
+    In the process that made it, it holds the experiment's own store. Pickled (to a worker
+    process), it becomes a handle on that process's store for the same backend and
+    experiment: opened on first use, once per process, keyed by the backend's identity
+    (``Backend.__eq__``/``__hash__``) and the experiment id.
+    """
+
+    def __init__(
+        self, backend: Backend, experiment_id: str, store: ExperimentStore | None = None
+    ) -> None:
+        self.backend = backend
+        self.experiment_id = experiment_id
+        self._store = store
+
+    @property
+    def store(self) -> ExperimentStore:
+        """The store (opened in this process on first use)."""
+        if self._store is None:
+            self._store = _worker_store(self.backend, self.experiment_id)
+        return self._store
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (StoreHandle, (self.backend, self.experiment_id))
+
+
+_worker_stores: dict[tuple[Backend, str], ExperimentStore] = {}
+_worker_stores_lock = threading.Lock()
+
+
+def _worker_store(backend: Backend, experiment_id: str) -> ExperimentStore:
+    with _worker_stores_lock:
+        store = _worker_stores.get((backend, experiment_id))
+        if store is None:
+            store = _worker_stores[(backend, experiment_id)] = backend.open(experiment_id)
+        return store
 
 
 @attrs.frozen
@@ -37,11 +83,12 @@ class TrialContext:
     """What a task needs to know about the trial it belongs to (small and picklable)."""
 
     experiment_id: str
-    backend: Backend
+    store: StoreHandle = attrs.field(eq=False)
     trial_id: int
     seed: int
-    #: In a sweep, a failing step ends only its own trial: its error travels as a value.
-    isolate_errors: bool = False
+
+
+# --- the step running in this thread ----------------------------------------------------------
 
 
 @attrs.frozen
@@ -79,80 +126,16 @@ def trial_running(context: TrialContext) -> Iterator[None]:
         _TRIAL.reset(token)
 
 
-# --- metric buffers, and stores, one per process -------------------------------------------
-
-
-class MetricBuffer:
-    """Metric points waiting to be written in batches.
-
-    Not locked, because the per-point path must be cheap: each running step has a buffer of
-    its own (a step runs in one thread), and a caller that shares one between threads
-    guards it (see :class:`xptrack.application.trials.ActiveTrial`).
-    """
-
-    def __init__(self, store: ExperimentStore) -> None:
-        self._store = store
-        self._pending: dict[tuple[int, str], MetricSeries] = {}
-        self._count = 0
-
-    def add(self, trial_id: int, key: str, epoch: int, value: float) -> None:
-        series = self._pending.get((trial_id, key))
-        if series is None:
-            series = self._pending[(trial_id, key)] = MetricSeries()
-        series.epochs.append(epoch)
-        series.values.append(value)
-        self._count += 1
-        if self._count >= FLUSH_EVERY_POINTS:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write every pending point in one batch."""
-        pending, self._pending, self._count = self._pending, {}, 0
-        if pending:
-            self._store.append_metrics(
-                [(tid, key, series) for (tid, key), series in pending.items()]
-            )
-
-
-_stores: dict[tuple[Backend, str], ExperimentStore] = {}
-_registry_lock = threading.Lock()
-
-
-def register_store(backend: Backend, experiment_id: str, store: ExperimentStore) -> None:
-    """Let tasks in this process reuse a store the experiment already opened."""
-    with _registry_lock:
-        _stores[(backend, experiment_id)] = store
-
-
-def store_for(backend: Backend, experiment_id: str) -> ExperimentStore:
-    """This process's store for the experiment, opened on first use."""
-    key = (backend, experiment_id)
-    store = _stores.get(key)  # the common case, without the lock
-    if store is not None:
-        return store
-    with _registry_lock:
-        store = _stores.get(key)
-        if store is None:
-            store = _stores[key] = backend.open(experiment_id)
-        return store
-
-
 def save_metric(experiment_id: str, key: str, epoch: Any, value: Any) -> None:
     """Buffer one point for the trial whose step runs in this thread."""
     scope = _SCOPE.get()
     if scope is None or scope.trial.experiment_id != experiment_id:
+        validate_name(key, "metric key")  # a bad name is the first thing to hear about
         raise TrialStateError(
             f"save_metric({key!r}, ...) must be called inside a step of a running trial of "
             f"experiment {experiment_id!r}"
         )
-    if type(epoch) is not int:
-        epoch = check_epoch(epoch)
-    if type(value) is not float:
-        value = check_metric_value(value)
     scope.metrics.add(scope.trial.trial_id, key, epoch, value)
-
-
-# --- running one step ---------------------------------------------------------------------
 
 
 def seed_global_generators(seed: int) -> None:
@@ -176,6 +159,9 @@ def step_rng() -> Any:
     return numpy.random.default_rng(scope.seed)
 
 
+# --- steps and what their tasks return ------------------------------------------------------
+
+
 class StepKind(str, enum.Enum):
     """What xptrack does with a step's output besides passing it on."""
 
@@ -195,52 +181,113 @@ class StepSpec:
 
 
 @attrs.frozen
+class StepTrace:
+    """When one step call of a trial ran and what it printed and logged."""
+
+    key: str
+    record: StepRecord
+    output: str
+
+
+#: The traces of the step calls a value depends on, by task key (merged, never repeated).
+Traces = Mapping[str, StepTrace]
+
+
+@attrs.frozen
+class StepOutput:
+    """A task's value, with the traces of every step call it depends on."""
+
+    value: Any
+    traces: Traces
+
+
+@attrs.frozen
 class StepFailure:
-    """The error of a step in a sweep, passed downstream instead of raised."""
+    """A step's error (or its upstream's), passed downstream instead of raised."""
 
     error: BaseException
+    traceback: str
+    traces: Traces
 
 
-def _upstream_failure(values: Iterable[Any]) -> StepFailure | None:
+def unwrap(values: Iterable[Any]) -> tuple[list[Any], dict[str, StepTrace], StepFailure | None]:
+    """The plain values of task arguments, their traces merged, and the first failure."""
+    plain: list[Any] = []
+    traces: dict[str, StepTrace] = {}
     for value in values:
-        if isinstance(value, StepFailure):
-            return value
-        if type(value) in (list, tuple):
-            found = _upstream_failure(value)
-            if found is not None:
-                return found
-        elif type(value) is dict:
-            found = _upstream_failure(value.values())
-            if found is not None:
-                return found
-    return None
+        kind = type(value)
+        if kind is StepOutput:
+            traces.update(value.traces)
+            plain.append(value.value)
+        elif kind is StepFailure:
+            return plain, traces, value
+        elif kind in (list, tuple):
+            items, inner, failure = unwrap(value)
+            traces.update(inner)
+            if failure is not None:
+                return plain, traces, failure
+            plain.append(kind(items))
+        elif kind is dict:
+            items, inner, failure = unwrap(value.values())
+            traces.update(inner)
+            if failure is not None:
+                return plain, traces, failure
+            plain.append(dict(zip(value, items, strict=True)))
+        else:
+            plain.append(value)
+    return plain, traces, None
+
+
+# --- running one step ---------------------------------------------------------------------
 
 
 def run_step(
-    context: TrialContext, spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
+    context: TrialContext,
+    spec: StepSpec,
+    key: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> StepOutput | StepFailure:
     """Run one step of a trial: the task dask executes for every step call."""
-    if not context.isolate_errors:
-        return _run_step(context, spec, args, kwargs)
-    failure = _upstream_failure([*args, *kwargs.values()])
+    values, traces, failure = unwrap([*args, *kwargs.values()])
     if failure is not None:
         return failure
-    try:
-        return _run_step(context, spec, args, kwargs)
-    except Exception as error:
-        return StepFailure(error)
+    plain_args = tuple(values[: len(args)])
+    plain_kwargs = dict(zip(kwargs, values[len(args) :], strict=True))
+    started = utcnow()
+    failed: StepFailure | None = None
+    with capturing() as captured:
+        try:
+            result = _call_step(context, spec, plain_args, plain_kwargs)
+        except Exception as error:
+            failed = StepFailure(error, format_error(error), traces)
+    trace = StepTrace(key, StepRecord(spec.name, started, utcnow()), captured.text())
+    traces[key] = trace
+    if failed is not None:
+        return attrs.evolve(failed, traces=traces)
+    return StepOutput(result, traces)
 
 
-def _run_step(
+def format_error(error: BaseException) -> str:
+    """The traceback of ``error`` as a user reads it: from their step down, without the
+    frames of xptrack's task machinery above it."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+def _call_step(
     context: TrialContext, spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     seed = derive_step_seed(context.seed, spec.name)
-    store = store_for(context.backend, context.experiment_id)
+    store = context.store.store
     metrics = MetricBuffer(store)
     token = _SCOPE.set(StepScope(context, spec.name, seed, metrics))
     try:
-        seed_global_generators(seed)
-        result = spec.func(*args, **kwargs)
+        with metrics:
+            seed_global_generators(seed)
+            result = spec.func(*args, **kwargs)
     except BaseException:
         _flush_after_failure(metrics, context, spec.name)
         raise
@@ -249,7 +296,7 @@ def _run_step(
     metrics.flush()
     if spec.kind is StepKind.PERSIST:
         store.save_persisted(spec.name, context.trial_id, dump_user_object(result))
-    check_purity(store, spec, args, kwargs, result)
+    check_purity(store, spec, args, kwargs, result, seed)
     return result
 
 

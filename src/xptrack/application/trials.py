@@ -1,13 +1,16 @@
-"""Use-cases of a trial's life: start it, record what it makes, finish it.
+"""A trial's life in a store: start it, keep it alive, record how it ended.
 
-:class:`TrialRecorder` is the core of xptrack without dask or decorators: a service
-that runs its own computations can record trials, metrics, persisted objects and
-results in any store with it::
+:class:`TrialRecorder` is the one place that writes a trial's record: the trial runner
+(``compute()``, ``run_trials``, the command line) starts and ends every trial through it,
+and a service that runs its own computations records trials with it directly::
 
     recorder = TrialRecorder(MemoryBackend().open("service"))
     with recorder.trial({"lr": 0.1}, seed=1) as trial:
         trial.save_metric("loss", epoch=0, value=0.5)
         trial.result = 0.93
+
+While a trial runs, its heartbeat is renewed from the process's ticker thread; a trial
+whose result cannot be stored is recorded as failed, saying why, and nothing else fails.
 """
 
 from __future__ import annotations
@@ -16,46 +19,59 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import attrs
+
+from xptrack.application.capture import capturing
+from xptrack.application.changes import ChangeLog
+from xptrack.application.heartbeat import heartbeat_interval
+from xptrack.application.metrics import MetricBuffer
+from xptrack.application.runtime import StepTrace, format_error
+from xptrack.application.ticker import TICKER, Job
 from xptrack.domain.code import CodeContext
-from xptrack.domain.environment import EnvironmentSnapshot, unified_diff
-from xptrack.domain.errors import NotFoundError
-from xptrack.domain.metric import check_epoch, check_metric_value
+from xptrack.domain.errors import StoreError, UnstorableValue
 from xptrack.domain.names import validate_name
 from xptrack.domain.seeding import SEED_LIMIT, check_seed
-from xptrack.domain.trial import TrialRecord, utcnow
+from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus, utcnow
 from xptrack.domain.user_objects import dump_user_object
 from xptrack.ports.environment import EnvironmentProbe
 from xptrack.ports.repositories import ExperimentStore
 
 logger = logging.getLogger("xptrack.experiment")
 
-#: How far back to look for the previous trial's code or environment (ids may have gaps).
-_LOOKBACK = 20
 
-
-def resolve_seed(given: int | None, default: int | None = None) -> int:
-    """The seed a trial runs with: the one given, else the experiment's, else a new one."""
+def resolve_seed(given: int | None, default: int | None = None, quiet: bool = False) -> int:
+    """The seed a trial runs with: the one given, else the experiment's, else a new one
+    (``quiet``: logged at DEBUG, as in a sweep)."""
     seed = check_seed(given) if given is not None else check_seed(default)
+    level = logging.DEBUG if quiet else logging.INFO
     if seed is not None:
-        logger.info("Random seed is initialized with given seed: %s", seed)
-        return int(seed)
+        logger.log(level, "Random seed is initialized with given seed: %s", seed)
+        return seed
     generated = random.SystemRandom().randrange(SEED_LIMIT)
-    logger.info("Random seed is not provided, initialized with generated seed: %s", generated)
+    logger.log(level, "Random seed is not provided, initialized with generated seed: %s", generated)
     return generated
 
 
 class ActiveTrial:
-    """A trial being run: what a step or an embedding service records into."""
+    """A trial being run: what an embedding service records into."""
 
-    def __init__(self, recorder: TrialRecorder, record: TrialRecord) -> None:
-        self._recorder = recorder
+    def __init__(self, recorder: TrialRecorder, record: TrialRecord, quiet: bool = False) -> None:
         self.record = record
+        #: Started/Finished lines at DEBUG (a sweep reports progress instead).
+        self.log_level = logging.DEBUG if quiet else logging.INFO
         self.result: Any = None
+        #: The error that failed the trial, once it has.
+        self.error: BaseException | None = None
+        self.metrics = MetricBuffer(recorder.store)
+        self._recorder = recorder
         self._started = time.perf_counter()
+        #: Held while the record is written: a heartbeat never lands after the final record.
+        self.lock = threading.Lock()
+        self.ended = False
 
     @property
     def trial_id(self) -> int:
@@ -70,11 +86,8 @@ class ActiveTrial:
         return time.perf_counter() - self._started
 
     def save_metric(self, key: str, epoch: int, value: float) -> None:
-        """Buffer one point of metric ``key`` (written in batches)."""
-        validate_name(key, "metric key")
-        point = (check_epoch(epoch), check_metric_value(value))
-        with self._recorder.metrics_lock:
-            self._recorder.metrics.add(self.trial_id, key, *point)
+        """Buffer one point of metric ``key`` (written in batches, at least every second)."""
+        self.metrics.add(self.trial_id, key, epoch, value)
 
     def persist(self, step: str, value: Any) -> None:
         """Store ``value`` as the output of ``step`` in this trial."""
@@ -86,16 +99,10 @@ class TrialRecorder:
     """Records the trials of one experiment in ``store``."""
 
     def __init__(self, store: ExperimentStore, probe: EnvironmentProbe | None = None) -> None:
-        from xptrack.application.runtime import MetricBuffer
-
         self.store = store
         self.probe = probe
-        # Points saved through ActiveTrial.save_metric (a service's threads may share it).
-        self.metrics = MetricBuffer(store)
-        self.metrics_lock = threading.Lock()
-        self._lock = threading.Lock()
-        self._previous_code: str | None = None
-        self._previous_environment: EnvironmentSnapshot | None = None
+        self._changes = ChangeLog(store)
+        self._heartbeats = _Heartbeats(store)
 
     @contextmanager
     def trial(
@@ -104,85 +111,164 @@ class TrialRecorder:
         seed: int | None = None,
         code: CodeContext | None = None,
     ) -> Iterator[ActiveTrial]:
-        """Run a trial: recorded as succeeded with ``trial.result``, or failed with the error
-        that left the block (re-raised)."""
+        """Run a trial: recorded as finished with ``trial.result``, or failed with the error
+        that left the block (re-raised). What the block prints and logs is its output."""
         active = self.start(parameters, resolve_seed(seed), code)
-        try:
-            yield active
-        except BaseException as error:
-            self.fail(active, error)
-            raise
-        self.succeed(active, active.result)
+        with capturing() as captured:
+            try:
+                yield active
+            except BaseException as error:
+                self.fail(active, error, format_error(error), output=captured.text())
+                raise
+        record = self.succeed(active, active.result, output=captured.text())
+        if record.status is TrialStatus.FAILED:
+            raise UnstorableValue(f"trial {active.trial_id} failed: {record.description}")
 
     def start(
-        self, parameters: Mapping[str, Any], seed: int, code: CodeContext | None = None
+        self,
+        parameters: Mapping[str, Any],
+        seed: int,
+        code: CodeContext | None = None,
+        quiet: bool = False,
     ) -> ActiveTrial:
-        """Allocate an id and record the trial as running, with its code and environment."""
+        """Allocate an id and record the trial as running, with its code and environment
+        (``quiet``: its Started/Finished lines at DEBUG, as in a sweep)."""
         # An unstorable parameter fails save_trial before the trial is announced or run;
         # its id stays unused (ids may have gaps, never repeats).
         trial_id = self.store.next_trial_id()
-        record = TrialRecord(trial_id, dict(parameters), utcnow(), seed=seed)
+        now = utcnow()
+        record = TrialRecord(trial_id, dict(parameters), now, seed=seed, heartbeat=now)
         self.store.save_trial(record)
-        logger.info("Started Experiment (trial id=%s)", trial_id)
+        active = ActiveTrial(self, record, quiet)
+        self._heartbeats.add(active)
+        active.metrics.__enter__()
+        logger.log(active.log_level, "Started Experiment (trial id=%s)", trial_id)
         if code is not None:
-            self._record_code(trial_id, code)
+            self._changes.record_code(trial_id, code)
         if self.probe is not None:
-            self._record_environment(trial_id, self.probe.capture())
-        return ActiveTrial(self, record)
+            self._changes.record_environment(trial_id, self.probe)
+        return active
 
-    def succeed(self, active: ActiveTrial, result: Any) -> TrialRecord:
-        """Record ``result``: the trial is a success."""
-        with self.metrics_lock:
-            self.metrics.flush()
-        record = active.record.succeeded(result, utcnow(), active.elapsed)
-        self.store.save_trial(record)
-        active.record = record
-        logger.info("Finished Experiment (trial id=%s)", active.trial_id)
+    def succeed(
+        self,
+        active: ActiveTrial,
+        result: Any,
+        traces: Iterable[StepTrace] = (),
+        output: str = "",
+    ) -> TrialRecord:
+        """Record ``result``: the trial finished. A result (or metrics) that cannot be stored
+        makes it a failed trial instead, with the reason; nothing is raised for that."""
+        traces = list(traces)
+        try:
+            active.metrics.flush()
+            record = active.record.succeeded(result, utcnow(), _process_time(active, traces))
+            self._end(active, record, traces, output)
+        except Exception as error:
+            reason = error if isinstance(error, StoreError) else _unstorable(error)
+            return self.fail(active, reason, format_error(reason), traces, output)
+        logger.log(active.log_level, "Finished Experiment (trial id=%s)", active.trial_id)
         return record
 
-    def fail(self, active: ActiveTrial, error: BaseException) -> TrialRecord:
-        """Record ``error``: the trial failed (its metrics so far are kept)."""
+    def fail(
+        self,
+        active: ActiveTrial,
+        error: BaseException,
+        traceback: str | None = None,
+        traces: Iterable[StepTrace] = (),
+        output: str = "",
+    ) -> TrialRecord:
+        """Record ``error``: the trial failed (its metrics so far are kept). A store error
+        while recording it is logged, not raised: the trial's own error is what matters."""
+        traces = list(traces)
+        active.error = error
         try:
-            with self.metrics_lock:
-                self.metrics.flush()
-        finally:
-            record = active.record.failed(error, utcnow(), active.elapsed)
-            self.store.save_trial(record)
-            active.record = record
+            active.metrics.flush()
+        except StoreError:
+            logger.exception("Could not save metrics of failed trial %s", active.trial_id)
+        record = active.record.failed(error, utcnow(), _process_time(active, traces), traceback)
+        try:
+            self._end(active, record, traces, output)
+        except Exception:
+            logger.exception("Could not record the failure of trial %s", active.trial_id)
         logger.error("Failed Experiment (trial id=%s): %s", active.trial_id, record.description)
         return record
 
-    # --- code and environment, with change warnings ----------------------------------------
+    def _end(
+        self, active: ActiveTrial, record: TrialRecord, traces: list[StepTrace], output: str
+    ) -> None:
+        steps = _steps(traces)
+        record = record if not steps else attrs.evolve(record, steps=steps)
+        text = output + "".join(t.output for t in sorted(traces, key=_started))
+        with active.lock:
+            if text:
+                self.store.save_output(active.trial_id, text)
+            self.store.save_trial(record)  # the last write of the trial: it has ended
+            active.ended = True
+        active.record = record
+        active.metrics.__exit__(None, None, None)
+        self._heartbeats.remove(active)
 
-    def _record_code(self, trial_id: int, code: CodeContext) -> None:
-        text = code.text
-        self.store.save_code(trial_id, text)
+
+def _started(trace: StepTrace) -> Any:
+    return trace.record.started
+
+
+def _steps(traces: list[StepTrace]) -> tuple[StepRecord, ...]:
+    return tuple(trace.record for trace in sorted(traces, key=_started))
+
+
+def _process_time(active: ActiveTrial, traces: list[StepTrace]) -> float:
+    """The trial's own process time: from its first step's start to its last step's end
+    (in a sweep, not the time it waited for a free worker); the block's time without steps."""
+    if not traces:
+        return active.elapsed
+    start = min(trace.record.started for trace in traces)
+    end = max(trace.record.finished for trace in traces)
+    return (end - start).total_seconds()
+
+
+def _unstorable(error: Exception) -> UnstorableValue:
+    wrapped = UnstorableValue(
+        f"the trial's result could not be stored: {type(error).__name__}: {error}"
+    )
+    wrapped.__cause__ = error
+    return wrapped
+
+
+class _Heartbeats:
+    """The running trials of one recorder, renewed every heartbeat interval."""
+
+    def __init__(self, store: ExperimentStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._active: dict[int, ActiveTrial] = {}
+        self._job: Job | None = None
+
+    def add(self, active: ActiveTrial) -> None:
         with self._lock:
-            previous = self._previous_code
-            if previous is None:
-                previous = self._find_previous(trial_id, self.store.load_code)
-            self._previous_code = text
-        if previous is not None and previous != text:
-            diff = unified_diff(previous, text, "code")
-            for step in code.changed_steps(previous) or ["(removed steps)"]:
-                logger.warning("Code context has been changed: %s\n%s", step, diff)
+            self._active[active.trial_id] = active
+            if self._job is None:
+                interval = heartbeat_interval().total_seconds()
+                self._job = TICKER.every(interval, self._renew)
 
-    def _record_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
-        self.store.save_environment(trial_id, snapshot)
+    def remove(self, active: ActiveTrial) -> None:
         with self._lock:
-            previous = self._previous_environment
-            if previous is None:
-                previous = self._find_previous(trial_id, self.store.load_environment)
-            self._previous_environment = snapshot
-        if previous is not None:
-            for category, diff in snapshot.changes_since(previous).items():
-                logger.warning("Environment has been changed: %s\n%s", category, diff)
+            self._active.pop(active.trial_id, None)
+            if not self._active and self._job is not None:
+                self._job.cancel()
+                self._job = None
 
-    @staticmethod
-    def _find_previous(trial_id: int, load: Any) -> Any:
-        for earlier in range(trial_id - 1, max(0, trial_id - 1 - _LOOKBACK), -1):
-            try:
-                return load(earlier)
-            except NotFoundError:
-                continue
-        return None
+    def _renew(self) -> None:
+        with self._lock:
+            running = list(self._active.values())
+        for active in running:
+            with active.lock:
+                if active.ended:
+                    continue
+                record = active.record.renewed(utcnow())
+                try:
+                    self._store.save_trial(record)
+                except StoreError:
+                    logger.warning("Could not renew the heartbeat of trial %s", active.trial_id)
+                    continue
+                active.record = record
