@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,11 @@ except ImportError:  # the browser fixture says what to install, or fails when i
         raise
     pytest.skip("Playwright for Python is not installed", allow_module_level=True)
 
-from .conftest import BIG
+import xptrack
+from xptrack.adapters.local import LocalBackend
+from xptrack.application.dashboard import start_dashboard
+
+from .conftest import BIG, SERVED
 
 pytestmark = pytest.mark.browser
 #: Where to keep the screenshots of each view (the README shows those in docs/).
@@ -128,3 +133,31 @@ def test_no_request_leaves_the_server(page, small, big, outside):
         page.goto(url)
         page.wait_for_load_state("networkidle")
     assert outside == []
+
+
+def test_a_running_trial_appears_then_turns_finished_without_a_reload(page, tmp_path):
+    backend = LocalBackend(tmp_path / "live")
+    ex = xptrack.Experiment("live", backend=backend)
+    a = ex.parameter("a", default=1)
+    release = threading.Event()
+
+    @ex.result
+    def slow(a):
+        release.wait(60)
+        return a
+
+    dashboard = start_dashboard(backend, "live", port=0, blocking=False)
+    SERVED.add(dashboard.url)
+    worker = threading.Thread(target=slow(a).compute)
+    try:
+        page.goto(dashboard.url)
+        expect(page.locator("#summary")).to_contain_text("of 0")
+        worker.start()
+        status = page.locator("#trials tbody tr[data-trial='1'] .status")
+        expect(status).to_have_text("running")
+        release.set()
+        expect(status).to_have_text("finished")
+    finally:
+        release.set()
+        worker.join(60)
+        dashboard.stop()
