@@ -13,16 +13,15 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from xptrack.application.dashboard.assets import load_assets
 from xptrack.application.dashboard.compare import column_values, metric_series, parse_ids
 from xptrack.application.dashboard.labels import change_labels, trial_diff
 from xptrack.application.dashboard.query import PageQuery
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
     from xptrack.application.experiment import Experiment
 
 logger = logging.getLogger(__name__)
-STATIC = resources.files("xptrack.application.dashboard") / "static"
 
 
 class StoreView:
@@ -191,12 +189,20 @@ def build_app(view: StoreView, hosts: frozenset[str]) -> Starlette:
         except XptrackError as error:
             return _error(error)
 
-    def index(request: Request) -> Response:
-        return FileResponse(str(STATIC / "index.html"), media_type="text/html")
+    assets = load_assets()
+
+    def asset(request: Request) -> Response:
+        found = assets.get(request.path_params.get("path", "index.html"))
+        if found is None:
+            return _json({"error": "no such file of the dashboard"}, 404)
+        headers = {"etag": found.etag, "cache-control": "no-cache"}
+        if request.headers.get("if-none-match") == found.etag:
+            return Response(status_code=304, headers=headers)
+        return Response(found.body, media_type=found.media_type, headers=headers)
 
     api = "/api/experiments/{experiment}"
     routes = [
-        Route("/", index),
+        Route("/", asset),
         Route("/api/experiments", guarded(experiments)),
         Route(api + "/trials", guarded(trials)),
         Route(api + "/trials/{n}", guarded(trial)),
@@ -205,7 +211,7 @@ def build_app(view: StoreView, hosts: frozenset[str]) -> Starlette:
         Route(api + "/metrics/{key}", guarded(metric)),
         Route(api + "/columns", guarded(columns)),
         Route(api + "/diff", guarded(diff)),
-        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+        Route("/static/{path:path}", asset),
     ]
     middleware = [Middleware(GuardMiddleware, hosts=hosts)]
     return Starlette(routes=routes, middleware=middleware, lifespan=_closing(view))

@@ -26,7 +26,8 @@ class RowFrame:
 
         if rows.empty:
             return
-        kept = self.frame.drop(index=rows.index, errors="ignore")
+        overlap = rows.index.isin(self.frame.index)
+        kept = self.frame.drop(index=rows.index[overlap]) if overlap.any() else self.frame
         ordered = kept.empty or rows.index.min() > kept.index.max()
         combined = pd.concat([kept, rows]) if not kept.empty else rows
         if not ordered:

@@ -84,8 +84,9 @@ class GuardMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *_HEADERS]
+                headers = list(message.get("headers", []))
+                named = {key.lower() for key, _ in headers}
+                message["headers"] = headers + [h for h in _HEADERS if h[0] not in named]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -110,8 +110,18 @@ function sideBySide(answer) {
     h("tbody", null, rows.map(([label, left, right, differs]) => h("tr", { class: differs ? "differs" : null }, h("th", null, label), h("td", null, left), h("td", null, right)))));
 }
 
+// Shown in the side-by-side table already, or bookkeeping.
+const SHOWN_ABOVE = new Set(["experiment", "a", "b", "identical", "parameters", "seed", "result", "status", "error"]);
+
+function hasContent(value) {
+  if (!value) return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === "object") return Object.values(value).some(hasContent);
+  return true;
+}
+
 function diffParts(diff) {
-  const parts = Object.entries(diff || {}).filter(([, value]) => value && (typeof value !== "object" || Object.keys(value).length));
+  const parts = Object.entries(diff || {}).filter(([name, value]) => !SHOWN_ABOVE.has(name) && hasContent(value));
   if (!parts.length) return h("p", { class: "muted" }, "No other difference.");
   return parts.map(([name, value]) => h("div", { class: "diff-part" }, h("h3", null, name), rendered(value)));
 }
