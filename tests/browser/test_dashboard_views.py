@@ -114,11 +114,16 @@ def test_two_selected_trials_overlay_as_two_series_with_a_legend(page, small, tm
     shoot(page, "compare", tmp_path)
 
 
-def test_a_failed_trial_shows_its_error(page, small, tmp_path):
+def test_a_failed_trial_shows_its_error_traceback_output_and_steps(page, small, tmp_path):
     page.goto(small.url + "#/e/small/trial/4")
     page.locator(".error-line").wait_for()
     assert page.locator(".error-line").inner_text() == "ZeroDivisionError: float division by zero"
     assert page.locator("h1 .status").inner_text() == "failed"
+    traceback = page.locator("#traceback").inner_text()
+    assert traceback.startswith("Traceback (most recent call last):")
+    assert "in score" in traceback
+    assert page.locator("#output").inner_text().strip() == "training with 0"
+    assert page.locator(".timeline th").all_inner_texts() == ["features", "score"]
     shoot(page, "trial", tmp_path)
 
 

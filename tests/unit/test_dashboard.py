@@ -114,6 +114,9 @@ def test_trial_page_has_status_error_parameters_metrics_code_and_environment(cli
     assert failed["error"] == "ZeroDivisionError: division by zero"
     assert failed["seed"] == 2
     assert failed["parameters"] == {"a": 0}
+    assert failed["traceback"].startswith("Traceback (most recent call last):")
+    assert failed["traceback"].rstrip().endswith("ZeroDivisionError: division by zero")
+    assert [step["name"] for step in failed["steps"]] == ["features", "score"]
     assert "def score(a, f):" in failed["code"]
     assert failed["environment"]["python"] == "version: 3.11"
     finished = client.get("/api/experiments/dash/trials/1").json()
