@@ -20,6 +20,7 @@ from hypothesis import Phase
 from xptrack.adapters.memory import MemoryExperimentStore
 from xptrack.adapters.serialization import trial_from_json
 from xptrack.domain.errors import NotFoundError
+from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
@@ -147,6 +148,66 @@ class TruncatesBigCachedOutputs(MemoryExperimentStore):
         return super().add_cached_output(step, key, attrs.evolve(output, data=output.data[: 2**24]))
 
 
+class SaveOverwritesLabels(MemoryExperimentStore):
+    """Keeps labels inside the record: a runner re-saving its trial wipes a user's tags."""
+
+    def save_trial(self, record: TrialRecord) -> None:
+        super().save_trial(record)
+        with self._lock:
+            self._labels[record.trial_id] = TrialLabels(record.tags, record.note)
+
+
+class LabelsUnknownTrials(MemoryExperimentStore):
+    """Tags a trial that was never saved instead of answering NotFoundError."""
+
+    def update_labels(
+        self,
+        trial_id: int,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note: str | None = None,
+    ) -> None:
+        with self._lock:
+            labels = self._labels.get(trial_id, TrialLabels())
+            self._labels[trial_id] = labels.changed(add_tags, remove_tags, note)
+
+
+class RacyLabels(MemoryExperimentStore):
+    """Reads the labels, then writes them back changed, without a lock."""
+
+    def update_labels(
+        self,
+        trial_id: int,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note: str | None = None,
+    ) -> None:
+        current = self._labels.get(trial_id, TrialLabels())
+        time.sleep(0)  # another caller runs here, as during a network round trip
+        self._labels[trial_id] = current.changed(add_tags, remove_tags, note)
+
+
+class ReusesDeletedTrialIds(MemoryExperimentStore):
+    """Winds the counter back when the last trial is deleted."""
+
+    def delete_trial(self, trial_id: int) -> None:
+        super().delete_trial(trial_id)
+        with self._lock:
+            if trial_id == self._last_id:
+                self._last_id -= 1
+
+
+class DeleteTrialKeepsPersisted(MemoryExperimentStore):
+    """Deletes a trial's record and metrics but leaves its persisted outputs behind."""
+
+    def delete_trial(self, trial_id: int) -> None:
+        with self._lock:
+            kept = {key: data for key, data in self._persisted.items() if key[1] == trial_id}
+        super().delete_trial(trial_id)
+        with self._lock:
+            self._persisted.update(kept)
+
+
 #: Broken store -> the store calls whose answers give it away.
 CAUGHT_BY_THE_MACHINE = {
     DropsLastMetricPoint: "load_metric|metric_keys",
@@ -156,6 +217,10 @@ CAUGHT_BY_THE_MACHINE = {
     IgnoresInputHash: "swap_step_hash",
     NormalizesLineEnds: "load_code",
     KeepsFirstOutput: "load_output",
+    SaveOverwritesLabels: "get_trial|list_trials",
+    LabelsUnknownTrials: "update_labels|get_trial",
+    ReusesDeletedTrialIds: "next_trial_id|last_trial_id",
+    DeleteTrialKeepsPersisted: "load_persisted|list_persisted",
 }
 
 
@@ -181,6 +246,11 @@ def test_state_machine_catches(broken: type[MemoryExperimentStore]) -> None:
         (RacyCachedOutput, "test_racing_cache_writers_keep_one_whole_entry"),
         (CachesByKeyOnly, "test_cached_outputs_are_apart_per_step_and_key"),
         (TruncatesBigCachedOutputs, "test_empty_and_big_cached_outputs"),
+        (SaveOverwritesLabels, "test_labels_survive_concurrent_saves_of_the_trial"),
+        (SaveOverwritesLabels, "test_every_kind_of_value_comes_back_exactly"),
+        (RacyLabels, "test_labels_survive_concurrent_saves_of_the_trial"),
+        (ReusesDeletedTrialIds, "test_deleted_trial_is_gone_and_its_id_never_reused"),
+        (DeleteTrialKeepsPersisted, "test_deleted_trial_is_gone_and_its_id_never_reused"),
     ],
     ids=lambda value: value if isinstance(value, str) else value.__name__,
 )

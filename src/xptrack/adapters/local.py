@@ -19,6 +19,7 @@ records to many processes at once without losing any.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import logging
 import os
@@ -35,6 +36,9 @@ from typing import Any
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
     encode_metric_chunk,
+    labelled,
+    labels_from_json,
+    labels_to_json,
     load_json,
     trial_from_document,
     trial_from_json,
@@ -48,7 +52,9 @@ from xptrack.domain.errors import (
     StoreError,
     StoreUnavailable,
 )
+from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.names import validate_name
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import Backend, ExperimentStore
@@ -75,6 +81,10 @@ CREATE INDEX IF NOT EXISTS metric_chunks_by_trial ON metric_chunks (trial_id, me
 CREATE TABLE IF NOT EXISTS trial_outputs (
     trial_id INTEGER PRIMARY KEY,
     output TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trial_labels (
+    trial_id INTEGER PRIMARY KEY,
+    labels TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS step_hashes (
     input_hash TEXT PRIMARY KEY,
@@ -206,11 +216,24 @@ class LocalExperimentStore(ExperimentStore):
             (record.trial_id, trial_to_json(record)),
         )
 
+    def reserve_trial_ids(self, at_least: int) -> None:
+        with self._transaction(immediate=True) as connection:
+            if self.last_trial_id() < at_least:
+                connection.execute("DELETE FROM sqlite_sequence WHERE name = 'trials'")
+                connection.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES ('trials', ?)", (at_least,)
+                )
+
     def get_trial(self, trial_id: int) -> TrialRecord:
-        rows = self._query("SELECT record FROM trials WHERE trial_id = ?", (trial_id,))
+        rows = self._query(
+            "SELECT record, labels FROM trials LEFT JOIN trial_labels USING (trial_id) "
+            "WHERE trial_id = ?",
+            (trial_id,),
+        )
         if not rows or rows[0][0] is None:
             raise NotFoundError(f"no trial {trial_id} in experiment {self.experiment_id!r}")
-        return trial_from_json(rows[0][0])
+        record, labels = rows[0]
+        return labelled(trial_from_json(record), labels and labels_from_json(labels))
 
     def list_trials(self) -> list[TrialRecord]:
         # One JSON array for all records: a single parse instead of one per trial.
@@ -220,8 +243,47 @@ class LocalExperimentStore(ExperimentStore):
             "SELECT CAST(group_concat(record, ',') AS BLOB) FROM trials WHERE record IS NOT NULL"
         )
         documents = load_json(b"[" + (rows[0][0] or b"") + b"]")
+        labels = dict(self._query("SELECT trial_id, labels FROM trial_labels"))
         records = [trial_from_document(document) for document in documents]
+        records = [
+            labelled(record, labels_from_json(labels[record.trial_id]))
+            if record.trial_id in labels
+            else record
+            for record in records
+        ]
         return sorted(records, key=lambda record: record.trial_id)
+
+    def update_labels(
+        self,
+        trial_id: int,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note: str | None = None,
+    ) -> None:
+        with self._transaction(immediate=True) as connection:
+            rows = connection.execute(
+                "SELECT labels FROM trials LEFT JOIN trial_labels USING (trial_id) "
+                "WHERE trial_id = ? AND record IS NOT NULL",
+                (trial_id,),
+            ).fetchall()
+            if not rows:
+                raise NotFoundError(f"no trial {trial_id} in experiment {self.experiment_id!r}")
+            labels = labels_from_json(rows[0][0]) if rows[0][0] else TrialLabels()
+            connection.execute(
+                "INSERT OR REPLACE INTO trial_labels (trial_id, labels) VALUES (?, ?)",
+                (trial_id, labels_to_json(labels.changed(add_tags, remove_tags, note))),
+            )
+
+    def delete_trial(self, trial_id: int) -> None:
+        with self._transaction(immediate=True) as connection:
+            for table in ("trials", "trial_labels", "trial_outputs", "metric_chunks"):
+                connection.execute(f"DELETE FROM {table} WHERE trial_id = ?", (trial_id,))
+        for step in self.list_persisted(trial_id):
+            self._persist_path(step, trial_id).unlink(missing_ok=True)
+        self._code_path(trial_id).unlink(missing_ok=True)
+        for category in CATEGORY_FORMATS:
+            self._environment_path(category, trial_id).unlink(missing_ok=True)
+        self._drop_unlinked_blobs()
 
     # --- metrics -------------------------------------------------------------------------
 
@@ -338,6 +400,15 @@ class LocalExperimentStore(ExperimentStore):
                 f"no persisted output of step {step!r} in trial {trial_id}"
             ) from None
 
+    def list_persisted(self, trial_id: int) -> list[str]:
+        # persist/<id>_<step>_<trial>.pkl; no neighbour's file matches (LocalBackend.open).
+        prefix, suffix = f"{self.experiment_id}_", f"_{trial_id}.pkl"
+        return sorted(
+            path.name[len(prefix) : -len(suffix)]
+            for path in (self.root / "persist").glob(f"{glob.escape(prefix)}*{suffix}")
+            if len(path.name) > len(prefix) + len(suffix)
+        )
+
     def _code_path(self, trial_id: int) -> Path:
         return self.root / "code" / f"{self.experiment_id}_{trial_id}.py"
 
@@ -417,11 +488,15 @@ class LocalExperimentStore(ExperimentStore):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
         shutil.rmtree(self._cache_folder(), ignore_errors=True)
+        self._drop_unlinked_blobs()
+
+    def _drop_unlinked_blobs(self) -> None:
         for blob in (self.root / ".blobs").iterdir():
             # A blob no file links to any more (link count 1: only itself) is garbage.
             with contextlib.suppress(OSError):
                 if blob.stat().st_nlink == 1:
                     blob.unlink()
+        self._blobs.clear()
 
     def close(self) -> None:
         with self._lock:
@@ -491,8 +566,65 @@ class LocalBackend(Backend):
                     "other's followed by '_'"
                 )
 
+    def list_experiments(self) -> list[str]:
+        return sorted(path.stem for path in self._resolved.glob("*.db") if _is_name(path.stem))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LocalBackend) and other._resolved == self._resolved
 
     def __hash__(self) -> int:
         return hash(("local", self._resolved))
+
+
+class LocalCacheBackend(Backend):
+    """The default local store: a root folder (``xptrack_cache``) with one folder per
+    experiment, ``<root>/<id>/<id>.db`` and its files, as ``Experiment(id)`` makes them."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self._resolved = self.root.resolve()
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    def backend_of(self, experiment_id: str) -> LocalBackend:
+        """The folder backend of one experiment (what ``Experiment(id)`` uses)."""
+        return LocalBackend(self.root / validate_name(experiment_id, "experiment id"))
+
+    def open(self, experiment_id: str) -> LocalExperimentStore:
+        return self.backend_of(experiment_id).open(experiment_id)
+
+    def list_experiments(self) -> list[str]:
+        if not self._resolved.is_dir():
+            return []
+        return sorted(
+            folder.name
+            for folder in self._resolved.iterdir()
+            if _is_name(folder.name) and (folder / f"{folder.name}.db").is_file()
+        )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        backend = self.backend_of(experiment_id)
+        if not (self._resolved / experiment_id).is_dir():
+            return
+        backend.delete_experiment(experiment_id)
+        # The folder goes too once nothing else lives in it (files a user put there stay).
+        folder = self._resolved / experiment_id
+        for sub in ("code", "persist", "environment", ".blobs", ""):
+            with contextlib.suppress(OSError):
+                (folder / sub).rmdir()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LocalCacheBackend) and other._resolved == self._resolved
+
+    def __hash__(self) -> int:
+        return hash(("local-cache", self._resolved))
+
+
+def _is_name(text: str) -> bool:
+    try:
+        validate_name(text)
+    except ValueError:
+        return False
+    return True

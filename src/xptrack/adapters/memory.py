@@ -17,11 +17,13 @@ from typing import Any, ClassVar
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
     encode_metric_chunk,
+    labelled,
     trial_from_json,
     trial_to_json,
 )
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import NotFoundError, StoreError
+from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
@@ -38,6 +40,7 @@ class MemoryExperimentStore(ExperimentStore):
     def _reset(self) -> None:
         self._last_id = 0
         self._trials: dict[int, str] = {}
+        self._labels: dict[int, TrialLabels] = {}
         self._metrics: dict[tuple[int, str], list[str]] = defaultdict(list)
         self._persisted: dict[tuple[str, int], bytes] = {}
         self._step_hashes: dict[str, str] = {}
@@ -60,15 +63,41 @@ class MemoryExperimentStore(ExperimentStore):
             self._trials[record.trial_id] = text
 
     def get_trial(self, trial_id: int) -> TrialRecord:
-        text = self._trials.get(trial_id)
+        with self._lock:
+            text, labels = self._trials.get(trial_id), self._labels.get(trial_id)
         if text is None:
             raise NotFoundError(f"no trial {trial_id} in this experiment")
-        return trial_from_json(text)
+        return labelled(trial_from_json(text), labels)
 
     def list_trials(self) -> list[TrialRecord]:
         with self._lock:
-            texts = [self._trials[i] for i in sorted(self._trials)]
-        return [trial_from_json(text) for text in texts]
+            saved = [(self._trials[i], self._labels.get(i)) for i in sorted(self._trials)]
+        return [labelled(trial_from_json(text), labels) for text, labels in saved]
+
+    def update_labels(
+        self,
+        trial_id: int,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note: str | None = None,
+    ) -> None:
+        with self._lock:
+            if trial_id not in self._trials:
+                raise NotFoundError(f"no trial {trial_id} in this experiment")
+            labels = self._labels.get(trial_id, TrialLabels())
+            self._labels[trial_id] = labels.changed(add_tags, remove_tags, note)
+
+    def delete_trial(self, trial_id: int) -> None:
+        with self._lock:
+            self._trials.pop(trial_id, None)
+            self._labels.pop(trial_id, None)
+            self._code.pop(trial_id, None)
+            self._environments.pop(trial_id, None)
+            self._outputs.pop(trial_id, None)
+            for metric in [key for key in self._metrics if key[0] == trial_id]:
+                del self._metrics[metric]
+            for output in [key for key in self._persisted if key[1] == trial_id]:
+                del self._persisted[output]
 
     def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
         chunks = [(trial_id, key, encode_metric_chunk(s)) for trial_id, key, s in batch if s]
@@ -98,6 +127,10 @@ class MemoryExperimentStore(ExperimentStore):
             raise NotFoundError(
                 f"no persisted output of step {step!r} in trial {trial_id}"
             ) from None
+
+    def list_persisted(self, trial_id: int) -> list[str]:
+        with self._lock:
+            return sorted(step for (step, owner) in self._persisted if owner == trial_id)
 
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
         with self._lock:
@@ -181,6 +214,16 @@ class MemoryBackend(Backend):
             if store is None:
                 store = experiments[experiment_id] = MemoryExperimentStore()
             return store
+
+    def list_experiments(self) -> list[str]:
+        with self._lock:
+            return sorted(self._namespaces.get(self.name, {}))
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        with self._lock:
+            store = self._namespaces.get(self.name, {}).pop(experiment_id, None)
+        if store is not None:
+            store.delete_experiment()
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, MemoryBackend) and other.name == self.name

@@ -34,17 +34,31 @@ from xptrack.adapters.mongo_connection import DRIVER_ERRORS, ErrorTranslator, na
 from xptrack.adapters.mongo_connection import shared_client as shared_client
 from xptrack.adapters.mongo_connection import uri_of_client as uri_of_client
 from xptrack.adapters.mongo_documents import INDEXES as INDEXES
+from xptrack.adapters.mongo_documents import (
+    TRIAL_CATEGORIES,
+    bytes_field,
+    int_field,
+    set_remembering,
+    text_field,
+)
 from xptrack.adapters.mongo_documents import Document as Document
 from xptrack.adapters.mongo_documents import bson_safe as bson_safe
 from xptrack.adapters.mongo_documents import bson_safe_mapping as bson_safe_mapping
-from xptrack.adapters.mongo_documents import bytes_field, int_field, set_remembering, text_field
 from xptrack.adapters.mongo_documents import json_data as json_data
 from xptrack.adapters.mongo_documents import trial_fields as trial_fields
 from xptrack.adapters.mongo_documents import trial_from_fields as trial_from_fields
-from xptrack.adapters.serialization import decode_metric_chunks, encode_metric_chunk
+from xptrack.adapters.serialization import (
+    decode_metric_chunks,
+    encode_metric_chunk,
+    labelled,
+    labels_from_document,
+    labels_to_document,
+)
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
 from xptrack.domain.errors import ConflictError, CorruptRecord, InvalidName, NotFoundError
+from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.names import validate_name
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import Backend, ExperimentStore
@@ -192,12 +206,52 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("reading a trial")
     def get_trial(self, trial_id: int) -> TrialRecord:
         key = {"category": "trial", "trial_id": trial_id}
-        return trial_from_fields(self._find(key, f"no trial {trial_id} in this experiment"))
+        record = trial_from_fields(self._find(key, f"no trial {trial_id} in this experiment"))
+        labels = self._collection.find_one({"category": "labels", "trial_id": trial_id})
+        return labelled(record, None if labels is None else _labels_in(labels))
 
     @_driver_errors("listing trials")
     def list_trials(self) -> list[TrialRecord]:
         cursor = self._collection.find({"category": "trial"}).sort("trial_id", ASCENDING)
-        return [trial_from_fields(document) for document in cursor]
+        records = [trial_from_fields(document) for document in cursor]
+        labels = {
+            document.get("trial_id"): _labels_in(document)
+            for document in self._collection.find({"category": "labels"})
+        }
+        return [labelled(record, labels.get(record.trial_id)) for record in records]
+
+    @_driver_errors("updating the labels of a trial")
+    def update_labels(
+        self,
+        trial_id: int,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note: str | None = None,
+    ) -> None:
+        self._find({"category": "trial", "trial_id": trial_id}, f"no trial {trial_id} here")
+        key = {"category": "labels", "trial_id": trial_id}
+        collection = self._ready()
+        # Optimistic: each write names the version it read; a concurrent writer's makes it miss.
+        for _ in range(_WRITE_ATTEMPTS):
+            current = collection.find_one(key)
+            labels = TrialLabels() if current is None else _labels_in(current)
+            fields = labels_to_document(labels.changed(add_tags, remove_tags, note))
+            if current is None:
+                try:
+                    collection.insert_one(self._document(key, version=1, labels=fields))
+                except DuplicateKeyError:
+                    continue
+                return
+            version = int_field(current, "version")
+            update = {"$set": {"labels": fields, "version": version + 1}}
+            if collection.update_one({**key, "version": version}, update).matched_count:
+                return
+        raise ConflictError(f"labels of trial {trial_id} kept changing under concurrent writers")
+
+    @_driver_errors("deleting a trial")
+    def delete_trial(self, trial_id: int) -> None:
+        # Not the counter document: its count is a field named trial_id too.
+        self._collection.delete_many({"category": {"$in": TRIAL_CATEGORIES}, "trial_id": trial_id})
 
     # metrics
 
@@ -257,6 +311,13 @@ class MongoExperimentStore(ExperimentStore):
         if after is not None and int_field(after, "replaced_chunks") > 1:
             replaced = {**key, "category": "persist_chunk", "version": after["replaced_version"]}
             self._collection.delete_many(replaced)
+
+    @_driver_errors("listing persisted outputs")
+    def list_persisted(self, trial_id: int) -> list[str]:
+        steps = self._collection.distinct("step", {"category": "persist", "trial_id": trial_id})
+        if not all(isinstance(step, str) for step in steps):
+            raise CorruptRecord(f"stored persisted steps of trial {trial_id} are not all text")
+        return sorted(steps)
 
     @_driver_errors("loading a persisted output")
     def load_persisted(self, step: str, trial_id: int) -> bytes:
@@ -377,6 +438,18 @@ class MongoExperimentStore(ExperimentStore):
         other stores of the same URI keep using (see :func:`shared_client`)."""
 
 
+def _labels_in(document: Document) -> TrialLabels:
+    return labels_from_document(document.get("labels"))
+
+
+def _is_experiment_id(name: str) -> bool:
+    try:
+        validate_name(name)
+    except ValueError:
+        return False
+    return not name.startswith("system.")
+
+
 # --- the backend -------------------------------------------------------------------------------
 
 
@@ -436,6 +509,21 @@ class MongoBackend(Backend):
         except DRIVER_ERRORS as error:
             raise self._errors.translate(error, f"opening experiment {experiment_id!r}") from error
         return store
+
+    def list_experiments(self) -> list[str]:
+        try:
+            database = self._database()
+            names = [n for n in database.list_collection_names() if _is_experiment_id(n)]
+            # A collection is an experiment when it has xptrack's indexes (open() makes them).
+            return sorted(n for n in names if "xptrack_lookup" in database[n].index_information())
+        except DRIVER_ERRORS as error:
+            raise self._errors.translate(error, "listing experiments") from error
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        try:
+            self._database()[experiment_id].drop()
+        except DRIVER_ERRORS as error:
+            raise self._errors.translate(error, f"deleting {experiment_id!r}") from error
 
     def __reduce__(self) -> tuple[type[MongoBackend], tuple[str]]:
         # Configuration only: the client stays behind, the receiving process opens its own.

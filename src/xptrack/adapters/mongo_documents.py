@@ -19,6 +19,10 @@ from xptrack.domain.errors import CorruptRecord
 from xptrack.domain.trial import TrialRecord
 
 Document = dict[str, Any]
+#: The categories of documents that belong to one trial (they carry its ``trial_id``).
+TRIAL_CATEGORIES = [
+    *("trial", "labels", "output", "code", "environment", "metric", "persist", "persist_chunk")
+]
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
@@ -148,6 +152,7 @@ INDEXES = (
     _unique_index("trial_id"),
     _unique_index("metric_seq"),
     _unique_index("trial", "trial_id"),
+    _unique_index("labels", "trial_id"),
     _unique_index("code", "trial_id"),
     _unique_index("environment", "trial_id"),
     _unique_index("output", "trial_id"),

@@ -40,12 +40,16 @@ from xptrack.adapters.serialization import (
     decode_metric_chunks,
     dump_json,
     encode_metric_chunk,
+    labelled,
+    labels_from_json,
+    labels_to_json,
     load_json,
     trial_from_document,
     trial_to_document,
 )
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
-from xptrack.domain.errors import CorruptRecord, NotFoundError
+from xptrack.domain.errors import ConflictError, CorruptRecord, NotFoundError
+from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
@@ -58,6 +62,10 @@ TRIAL_CHUNK = 500
 POINTS_PER_ELEMENT = 10_000
 #: Keys per SCAN step and per UNLINK in ``delete_experiment``.
 DELETE_BATCH = 1_000
+#: The set of experiment ids on the server. No experiment's keys start with "_" (ids start
+#: with a letter or digit), so deleting an experiment never deletes it.
+EXPERIMENTS_KEY = "_xptrack:experiments"
+_LABEL_ATTEMPTS = 100
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -94,7 +102,13 @@ class RedisBackend(Backend):
         """A store for ``experiment_id``; StoreUnavailable within 5 s when Redis cannot be used."""
         self._connection.probe()
         logger.debug("Opened experiment %s on %s", experiment_id, self.location)
+        with self.translating(f"register experiment {experiment_id}"):
+            self.client().sadd(EXPERIMENTS_KEY, experiment_id)
         return RedisExperimentStore(self, experiment_id)
+
+    def list_experiments(self) -> list[str]:
+        with self.translating("list experiments"):
+            return sorted(_text(raw) for raw in self.client().smembers(EXPERIMENTS_KEY))
 
     def client(self) -> redis.Redis:
         """This process's client (created on first use, and again in a forked child)."""
@@ -145,6 +159,12 @@ class _Keys:
     def history(self, trial_id: int) -> str:
         return f"{self.prefix}history:{trial_id}"
 
+    def labels(self, trial_id: int) -> str:
+        return f"{self.prefix}labels:{trial_id}"
+
+    def persisted(self, trial_id: int) -> str:
+        return f"{self.prefix}persisted:{trial_id}"
+
     def persist(self, step: str, trial_id: int) -> str:
         return f"{self.prefix}persist:{step}:{trial_id}"
 
@@ -193,7 +213,11 @@ class RedisExperimentStore(ExperimentStore):
 
     @_redis_call("allocate a trial id")
     def next_trial_id(self) -> int:
-        return int(self._redis.incr(self._keys.trial_id))
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(self._keys.trial_id)
+            pipe.sadd(EXPERIMENTS_KEY, self.experiment_id)  # again, after a delete
+            trial_id, _ = pipe.execute()
+        return int(trial_id)
 
     @_redis_call("read the last trial id")
     def last_trial_id(self) -> int:
@@ -223,29 +247,81 @@ class RedisExperimentStore(ExperimentStore):
 
     @_redis_call("read a trial")
     def get_trial(self, trial_id: int) -> TrialRecord:
-        parameters, history = self._redis.mget(
-            [self._keys.parameter(trial_id), self._keys.history(trial_id)]
+        parameters, history, labels = self._redis.mget(
+            [
+                self._keys.parameter(trial_id),
+                self._keys.history(trial_id),
+                self._keys.labels(trial_id),
+            ]
         )
         if parameters is None and history is None:
             raise NotFoundError(f"no trial {trial_id} in experiment {self.experiment_id}")
-        return _trial_from_texts(trial_id, parameters, history)
+        return _trial_from_texts(trial_id, parameters, history, labels)
 
     @_redis_call("list trials")
     def list_trials(self) -> list[TrialRecord]:
         # Two round trips whatever the number of trials: the index, then every MGET at once.
         trial_ids = [_trial_number(raw) for raw in self._redis.zrange(self._keys.trials, 0, -1)]
+        parts = (self._keys.parameter, self._keys.history, self._keys.labels)
         with self._redis.pipeline(transaction=False) as pipe:
             for chunk in _chunks(trial_ids, TRIAL_CHUNK):
-                pipe.mget([self._keys.parameter(t) for t in chunk])
-                pipe.mget([self._keys.history(t) for t in chunk])
+                for part in parts:
+                    pipe.mget([part(t) for t in chunk])
             replies = pipe.execute()
-        parameters = [text for reply in replies[0::2] for text in reply]
-        histories = [text for reply in replies[1::2] for text in reply]
+        parameters, histories, labels = (
+            [text for reply in replies[i :: len(parts)] for text in reply] for i in range(3)
+        )
         return [
-            _trial_from_texts(trial_id, params, history)
-            for trial_id, params, history in zip(trial_ids, parameters, histories, strict=True)
+            _trial_from_texts(trial_id, params, history, label)
+            for trial_id, params, history, label in zip(
+                trial_ids, parameters, histories, labels, strict=True
+            )
             if params is not None or history is not None  # deleted between the two trips
         ]
+
+    @_redis_call("update the labels of a trial")
+    def update_labels(
+        self,
+        trial_id: int,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note: str | None = None,
+    ) -> None:
+        history, labels = self._keys.history(trial_id), self._keys.labels(trial_id)
+        # Optimistic: read, change, and write only if neither key changed in between.
+        with self._redis.pipeline(transaction=True) as pipe:
+            for _ in range(_LABEL_ATTEMPTS):
+                try:
+                    pipe.watch(history, labels)  # type: ignore[no-untyped-call]
+                    if not pipe.exists(history):
+                        raise NotFoundError(
+                            f"no trial {trial_id} in experiment {self.experiment_id}"
+                        )
+                    raw = pipe.get(labels)
+                    current = TrialLabels() if raw is None else labels_from_json(raw)
+                    pipe.multi()
+                    pipe.set(labels, labels_to_json(current.changed(add_tags, remove_tags, note)))
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+        raise ConflictError(f"labels of trial {trial_id} kept changing under concurrent writers")
+
+    @_redis_call("delete a trial")
+    def delete_trial(self, trial_id: int) -> None:
+        keys = self._keys
+        metric_keys = self._redis.smembers(keys.metric_keys(trial_id))
+        steps = self._redis.smembers(keys.persisted(trial_id))
+        doomed = [keys.parameter(trial_id), keys.history(trial_id), keys.labels(trial_id)]
+        doomed += [keys.metric_keys(trial_id), keys.persisted(trial_id), keys.code(trial_id)]
+        doomed += [keys.output(trial_id)]
+        doomed += [keys.environment(trial_id)] + [keys.category(c, trial_id) for c in CATEGORIES]
+        doomed += [keys.metric(_text(key), trial_id) for key in metric_keys]
+        doomed += [keys.persist(_text(step), trial_id) for step in steps]
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(keys.trials, str(trial_id))
+            pipe.unlink(*doomed)
+            pipe.execute()
 
     # --- metrics -----------------------------------------------------------------------------
 
@@ -275,7 +351,14 @@ class RedisExperimentStore(ExperimentStore):
 
     @_redis_call("save a persisted output")
     def save_persisted(self, step: str, trial_id: int, data: bytes) -> None:
-        self._redis.set(self._keys.persist(step, trial_id), bytes(data))
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._keys.persist(step, trial_id), bytes(data))
+            pipe.sadd(self._keys.persisted(trial_id), step)
+            pipe.execute()
+
+    @_redis_call("list persisted outputs")
+    def list_persisted(self, trial_id: int) -> list[str]:
+        return sorted(_text(raw) for raw in self._redis.smembers(self._keys.persisted(trial_id)))
 
     @_redis_call("load a persisted output")
     def load_persisted(self, step: str, trial_id: int) -> bytes:
@@ -364,13 +447,17 @@ class RedisExperimentStore(ExperimentStore):
         keys = self._redis.scan_iter(match=self._keys.pattern(), count=DELETE_BATCH)
         for batch in _chunks(keys, DELETE_BATCH):
             self._redis.unlink(*batch)
+        self._redis.srem(EXPERIMENTS_KEY, self.experiment_id)
 
     def close(self) -> None:
         """Nothing to release: connections belong to the backend and are shared by its stores."""
 
 
 def _trial_from_texts(
-    trial_id: int, parameters: bytes | str | None, history: bytes | str | None
+    trial_id: int,
+    parameters: bytes | str | None,
+    history: bytes | str | None,
+    labels: bytes | str | None,
 ) -> TrialRecord:
     if parameters is None or history is None:
         missing = "parameters" if parameters is None else "history"
@@ -378,7 +465,8 @@ def _trial_from_texts(
     document = load_json(history)
     if not isinstance(document, dict):
         raise CorruptRecord(f"history of trial {trial_id} is not a JSON object")
-    return trial_from_document({**document, "parameters": load_json(parameters)})
+    record = trial_from_document({**document, "parameters": load_json(parameters)})
+    return labelled(record, None if labels is None else labels_from_json(labels))
 
 
 def _category_order(marker: bytes | str) -> list[str]:

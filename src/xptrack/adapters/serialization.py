@@ -16,10 +16,12 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from xptrack.domain.errors import CorruptRecord, StoreError, UnstorableValue
+from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus
 from xptrack.domain.user_objects import dump_user_object, load_user_object
@@ -162,7 +164,9 @@ def make_converter() -> cattrs.Converter:
             result=override(unstruct_hook=encode_value),
             # Tuples as lists: JSON and BSON both keep arrays, and neither has a tuple.
             steps=override(unstruct_hook=lambda steps: [_step_document(s) for s in steps]),
-            tags=override(unstruct_hook=list),
+            # Labels are stored apart (see trial labels below): never in the record.
+            tags=override(omit=True),
+            note=override(omit=True),
         ),
     )
     converter.register_structure_hook(
@@ -172,6 +176,8 @@ def make_converter() -> cattrs.Converter:
             converter,
             parameters=override(struct_hook=_decode_parameters),
             result=override(struct_hook=lambda v, _: decode_value(v)),
+            tags=override(omit=True),
+            note=override(omit=True),
         ),
     )
     # A stored "succeeded" (the name before "finished") reads as FINISHED: TrialStatus says so.
@@ -222,6 +228,46 @@ def trial_to_json(record: TrialRecord) -> str:
 def trial_from_json(text: str | bytes) -> TrialRecord:
     """The record in JSON ``text``; CorruptRecord for anything else (a planted pickle, say)."""
     return trial_from_document(load_json(text))
+
+
+# --- trial labels: tags and note, stored apart from the record -------------------------------
+
+
+def labels_of(record: TrialRecord) -> TrialLabels:
+    """The labels ``record`` carries."""
+    return TrialLabels(record.tags, record.note)
+
+
+def labelled(record: TrialRecord, labels: TrialLabels | None) -> TrialRecord:
+    """``record`` carrying ``labels`` (none stored: no tags, empty note)."""
+    labels = labels or TrialLabels()
+    return attrs.evolve(record, tags=labels.tags, note=labels.note)
+
+
+def labels_to_document(labels: TrialLabels) -> dict[str, Any]:
+    """``labels`` as JSON-compatible data."""
+    return {"tags": list(labels.tags), "note": labels.note}
+
+
+def labels_from_document(document: Any) -> TrialLabels:
+    """The labels in ``document``; CorruptRecord when it is not what xptrack writes."""
+    tags = document.get("tags") if isinstance(document, dict) else None
+    note = document.get("note") if isinstance(document, dict) else None
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise CorruptRecord(f"stored trial labels are not in xptrack's format: {document!r:.80}")
+    if not isinstance(note, str):
+        raise CorruptRecord(f"stored trial note is a {type(note).__name__}, not text")
+    return TrialLabels(tuple(tags), note)
+
+
+def labels_to_json(labels: TrialLabels) -> str:
+    """``labels`` as JSON text."""
+    return dump_json(labels_to_document(labels))
+
+
+def labels_from_json(text: str | bytes) -> TrialLabels:
+    """The labels in JSON ``text``; CorruptRecord for anything else."""
+    return labels_from_document(load_json(text))
 
 
 # --- JSON text -------------------------------------------------------------------------------

@@ -27,18 +27,40 @@ class TrialRepository(abc.ABC):
     def last_trial_id(self) -> int:
         """The highest id allocated so far (0 when none)."""
 
+    def reserve_trial_ids(self, at_least: int) -> None:
+        """Afterwards ``last_trial_id() >= at_least``; ids below it are never handed out."""
+        # Correct on any store (the counter is atomic); a store may do it in one step.
+        while self.last_trial_id() < at_least:
+            self.next_trial_id()
+
     @abc.abstractmethod
     def save_trial(self, record: TrialRecord) -> None:
         """Store ``record`` under its id (one ``next_trial_id`` gave), replacing any earlier
-        version (idempotent)."""
+        version (idempotent); never changes the trial's tags and note."""
 
     @abc.abstractmethod
     def get_trial(self, trial_id: int) -> TrialRecord:
-        """The record of ``trial_id``; NotFoundError when none was saved."""
+        """The record of ``trial_id`` with its tags and note; NotFoundError when none was saved."""
 
     @abc.abstractmethod
     def list_trials(self) -> list[TrialRecord]:
-        """Every saved record, ordered by trial id, in a bounded number of round trips."""
+        """Every saved record with its tags and note, ordered by trial id, in a bounded number
+        of round trips."""
+
+    @abc.abstractmethod
+    def update_labels(
+        self,
+        trial_id: int,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note: str | None = None,
+    ) -> None:
+        """Atomically add, then remove tags (kept sorted, each once) and replace the note unless
+        None; NotFoundError when no record of ``trial_id`` was saved."""
+
+    @abc.abstractmethod
+    def delete_trial(self, trial_id: int) -> None:
+        """Remove everything kept for ``trial_id`` (idempotent); its id is never given again."""
 
 
 class MetricRepository(abc.ABC):
@@ -67,6 +89,10 @@ class PersistedRepository(abc.ABC):
     @abc.abstractmethod
     def load_persisted(self, step: str, trial_id: int) -> bytes:
         """The bytes saved for (step, trial); NotFoundError when none."""
+
+    @abc.abstractmethod
+    def list_persisted(self, trial_id: int) -> list[str]:
+        """The sorted steps ``trial_id`` saved an output for (empty when none)."""
 
 
 class StepHashRepository(abc.ABC):
@@ -163,6 +189,18 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def open(self, experiment_id: str) -> ExperimentStore:
         """A store for ``experiment_id`` (created empty if new); StoreUnavailable if unreachable."""
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[str]:
+        """The sorted ids of the experiments opened in this backend and not deleted since."""
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Remove everything of ``experiment_id`` (idempotent), and nothing of anything else."""
+        store = self.open(experiment_id)
+        try:
+            store.delete_experiment()
+        finally:
+            store.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"

@@ -82,8 +82,9 @@ def assert_same_contents(model: ModelStore, store: ExperimentStore) -> None:
     agree(model, store, "last_trial_id")
     agree(model, store, "list_trials")
     for trial_id in range(1, model.last_id + 2):
-        for method in ("get_trial", "metric_keys", "load_code", "load_environment", "load_output"):
+        for method in ("get_trial", "metric_keys", "list_persisted", "load_code", "load_output"):
             agree(model, store, method, trial_id)
+        agree(model, store, "load_environment", trial_id)
     for trial_id, key in sorted(model.metrics):
         agree(model, store, "load_metric", trial_id, key)
     for step, trial_id in sorted(model.persisted):
@@ -98,6 +99,7 @@ def assert_empty(store: ExperimentStore, trial_ids: range) -> None:
     assert store.list_trials() == [], "list_trials() of an empty store is not empty"
     for trial_id in trial_ids:
         assert store.metric_keys(trial_id) == [], f"metric_keys({trial_id}) of an empty store"
+        assert store.list_persisted(trial_id) == [], f"list_persisted({trial_id}) of an empty store"
         for name, read in _READS.items():
             outcome = answer(functools.partial(read, store, trial_id))
             assert isinstance(outcome, Missing), (

@@ -23,6 +23,7 @@ experiments with look-alike ids, and to open one from other processes.
 from __future__ import annotations
 
 import contextlib
+import pickle
 import random
 import uuid
 from collections.abc import Iterator
@@ -53,7 +54,7 @@ from xptrack.testing.machine import (
     run_store_machine,
 )
 from xptrack.testing.model import ModelStore
-from xptrack.testing.samples import NAN, fill
+from xptrack.testing.samples import NAN, fill, sample_trials
 from xptrack.testing.step_cache import StepCacheContract
 
 LONG_SERIES_POINTS = 200_000
@@ -189,7 +190,56 @@ class StoreContract(StepCacheContract):
                 agree(model, store, "load_persisted", step, trial_id)
             agree(model, store, "load_persisted", "bigger", trial_id)
 
+    def test_deleted_trial_is_gone_and_its_id_never_reused(
+        self, store_factory: StoreFactory
+    ) -> None:
+        model = ModelStore()
+        with opened(store_factory) as store:
+            fill(store, model)
+            for trial_id in (3, 2, 2, 7):  # the last one allocated, again, never allocated
+                for target in (model, store):
+                    target.delete_trial(trial_id)
+                assert_same_contents(model, store)
+            assert agree(model, store, "next_trial_id") == 4, "a deleted trial's id came back"
+
+    def test_reserved_trial_ids_are_never_handed_out(self, store_factory: StoreFactory) -> None:
+        model = ModelStore()
+        with opened(store_factory) as store:
+            agree(model, store, "next_trial_id")
+            for at_least in (10, 5, 10, 11):
+                for target in (model, store):
+                    target.reserve_trial_ids(at_least)
+                agree(model, store, "last_trial_id")
+            assert agree(model, store, "next_trial_id") == 12
+
     # --- concurrency ---------------------------------------------------------------------
+
+    def test_labels_survive_concurrent_saves_of_the_trial(
+        self, store_factory: StoreFactory
+    ) -> None:
+        labellers, savers, rounds = 4, 2, 15
+        with opened(store_factory) as store:
+            trial_id = store.next_trial_id()
+            (record,) = [r for r in sample_trials(trial_id - 2) if r.trial_id == trial_id]
+            store.save_trial(record)
+
+            def work(caller: int) -> None:
+                for n in range(rounds):
+                    if caller < labellers:
+                        store.update_labels(trial_id, [f"t{caller}-{n}"], [f"t{caller}-{n - 1}"])
+                    else:  # a runner renewing its heartbeat re-saves the whole record
+                        store.save_trial(record)
+                if caller == 0:
+                    store.update_labels(trial_id, note="the last word")
+
+            run_in_threads(work, labellers + savers)
+            stored = store.get_trial(trial_id)
+        expected = tuple(sorted(f"t{caller}-{rounds - 1}" for caller in range(labellers)))
+        assert stored.tags == expected, (
+            f"tags after concurrent update_labels() and save_trial(): {stored.tags}, expected "
+            f"{expected} (a save_trial overwrote them, or an update was lost)"
+        )
+        assert stored.note == "the last word", f"note came back {stored.note!r}"
 
     def test_trial_ids_and_swaps_across_threads(self, store_factory: StoreFactory) -> None:
         with opened(store_factory) as store:
@@ -294,6 +344,30 @@ class StoreContract(StepCacheContract):
                     assert_same_contents(model, store)
                 except AssertionError as error:
                     raise AssertionError(f"experiment {experiment_id!r}: {error}") from None
+
+    def test_backend_lists_and_deletes_experiments(self, request: pytest.FixtureRequest) -> None:
+        backend = self.backend_or_skip(request)
+        kept, deleted = fresh_experiment_id(), fresh_experiment_id()
+        kept_model = ModelStore()
+        for experiment_id, model in ((kept, kept_model), (deleted, ModelStore())):
+            with contextlib.closing(backend.open(experiment_id)) as store:
+                fill(store, model)
+        listed = backend.list_experiments()
+        assert {kept, deleted} <= set(listed), f"list_experiments() gave {listed}"
+        assert listed == sorted(listed), f"list_experiments() is not sorted: {listed}"
+        backend.delete_experiment(deleted)
+        backend.delete_experiment(deleted)  # idempotent
+        listed = backend.list_experiments()
+        assert deleted not in listed, f"deleted {deleted!r} is still listed"
+        assert kept in listed, f"{kept!r} is no longer listed after deleting another"
+        self.check_experiments(backend, {kept: kept_model, deleted: ModelStore()})
+
+    def test_pickled_backend_is_the_same_backend(self, request: pytest.FixtureRequest) -> None:
+        backend = self.backend_or_skip(request)
+        copy = pickle.loads(pickle.dumps(backend))
+        assert copy == backend, f"an unpickled copy of {backend!r} is not equal to it"
+        assert hash(copy) == hash(backend), f"an unpickled copy of {backend!r} hashes otherwise"
+        assert len({backend, copy}) == 1, "a backend and its copy are two keys of one dict"
 
     def test_reopened_store_sees_the_same_data(self, request: pytest.FixtureRequest) -> None:
         backend = self.backend_or_skip(request)

@@ -41,6 +41,16 @@ StoreFactory = Callable[[], ExperimentStore]
 PICKS = st.integers(min_value=0, max_value=2**16)
 BATCHES = st.lists(st.tuples(PICKS, xst.names(), xst.metric_series()), max_size=8)
 BLOBS = st.one_of(st.just(b""), st.binary(max_size=2048))
+TAGS = st.lists(xst.tags(), max_size=3)
+#: What a store keeps per trial, each read by trial id alone.
+TRIAL_READS = (
+    "get_trial",
+    "metric_keys",
+    "list_persisted",
+    "load_code",
+    "load_environment",
+    "load_output",
+)
 
 
 def contract_examples(default: int = DEFAULT_EXAMPLES) -> int:
@@ -137,12 +147,32 @@ class StoreMachine(RuleBasedStateMachine):
     def read_trial(self, pick: int) -> None:
         """Everything kept per trial, for an allocated trial or one not allocated yet."""
         trial_id = self.any_trial(pick)
-        for method in ("get_trial", "metric_keys", "load_code", "load_environment", "load_output"):
+        for method in TRIAL_READS:
             self.agree(method, trial_id)
 
     @rule()
     def list_trials(self) -> None:
         self.agree("list_trials")
+
+    @rule(extra=st.integers(0, 3))
+    def reserve_trial_ids(self, extra: int) -> None:
+        self.both("reserve_trial_ids", self.model.last_id + extra)
+
+    @precondition(has_trials)
+    @rule(pick=PICKS, add=TAGS, remove=TAGS, note=st.none() | xst.texts())
+    def update_labels(self, pick: int, add: list[str], remove: list[str], note: str | None) -> None:
+        # Unsaved and unallocated trials too: both must answer NotFoundError.
+        trial_id = self.any_trial(pick)
+        self.agree("update_labels", trial_id, add, remove, note)
+        self.agree("get_trial", trial_id)
+
+    @precondition(has_trials)
+    @rule(pick=PICKS)
+    def delete_trial(self, pick: int) -> None:
+        trial_id = self.any_trial(pick)
+        self.both("delete_trial", trial_id)
+        for method in TRIAL_READS:
+            self.agree(method, trial_id)
 
     # --- metrics ---------------------------------------------------------------------------
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
+import attrs
+
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import NotFoundError
+from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
@@ -31,6 +34,7 @@ class ModelStore(ExperimentStore):
         # A deleted experiment is a new one: its next trial is 1 again.
         self.last_id = 0
         self.trials: dict[int, TrialRecord] = {}
+        self.labels: dict[int, TrialLabels] = {}
         self.metrics: dict[tuple[int, str], MetricSeries] = {}
         self.persisted: dict[tuple[str, int], bytes] = {}
         self.step_hashes: dict[tuple[str, str], str] = {}
@@ -47,13 +51,37 @@ class ModelStore(ExperimentStore):
         return self.last_id
 
     def save_trial(self, record: TrialRecord) -> None:
-        self.trials[record.trial_id] = record
+        # The labels a record carries are not the store's: they are kept apart.
+        self.trials[record.trial_id] = attrs.evolve(record, tags=(), note="")
 
     def get_trial(self, trial_id: int) -> TrialRecord:
-        return _found(self.trials, trial_id, f"no trial {trial_id}")
+        record = _found(self.trials, trial_id, f"no trial {trial_id}")
+        labels = self.labels.get(trial_id, TrialLabels())
+        return attrs.evolve(record, tags=labels.tags, note=labels.note)
 
     def list_trials(self) -> list[TrialRecord]:
-        return [self.trials[trial_id] for trial_id in sorted(self.trials)]
+        return [self.get_trial(trial_id) for trial_id in sorted(self.trials)]
+
+    def update_labels(
+        self,
+        trial_id: int,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note: str | None = None,
+    ) -> None:
+        _found(self.trials, trial_id, f"no trial {trial_id}")
+        labels = self.labels.get(trial_id, TrialLabels())
+        tags = sorted((set(labels.tags) | set(add_tags)) - set(remove_tags))
+        self.labels[trial_id] = TrialLabels(tuple(tags), labels.note if note is None else note)
+
+    def delete_trial(self, trial_id: int) -> None:
+        self.trials.pop(trial_id, None)
+        self.labels.pop(trial_id, None)
+        self.code.pop(trial_id, None)
+        self.environments.pop(trial_id, None)
+        self.outputs.pop(trial_id, None)
+        self.metrics = {key: s for key, s in self.metrics.items() if key[0] != trial_id}
+        self.persisted = {key: b for key, b in self.persisted.items() if key[1] != trial_id}
 
     def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
         for trial_id, key, points in batch:
@@ -72,6 +100,9 @@ class ModelStore(ExperimentStore):
 
     def load_persisted(self, step: str, trial_id: int) -> bytes:
         return _found(self.persisted, (step, trial_id), f"no output of {step!r} in {trial_id}")
+
+    def list_persisted(self, trial_id: int) -> list[str]:
+        return sorted(step for (step, owner) in self.persisted if owner == trial_id)
 
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
         previous = self.step_hashes.get((step, input_hash))

@@ -94,9 +94,16 @@ FINISHED = STARTED + dt.timedelta(seconds=90)
 
 
 def sample_trials(first_id: int) -> list[TrialRecord]:
-    """A finished, a failed and a running trial, with every kind of parameter value."""
+    """A finished, a failed and a running trial, with every kind of parameter value (the
+    first and the running one carry labels, which ``save_trial`` must not store)."""
     running = TrialRecord(
-        first_id + 2, dict(EVERY_KIND_OF_VALUE), STARTED, seed=2**32 - 1, heartbeat=FINISHED
+        first_id + 2,
+        dict(EVERY_KIND_OF_VALUE),
+        STARTED,
+        seed=2**32 - 1,
+        heartbeat=FINISHED,
+        tags=("stale",),
+        note="a copy's note",
     )
     steps = (
         StepRecord("prepare", STARTED, STARTED + dt.timedelta(microseconds=1)),
@@ -149,3 +156,8 @@ def _write_everything(target: ExperimentStore, first: int) -> None:
     target.save_output(first, "epoch 0\r\nloss ü\n[WARNING] x.y: careful\n" * 3)
     target.save_output(first + 1, "saved while running\n")
     target.save_output(first + 1, "")  # replaced whole, even by nothing
+    target.update_labels(first, ("best", "needs review", "ü"), (), "note ü\r\nline two")
+    target.update_labels(first, ("v1.2",), ("needs review", "never there"))
+    target.update_labels(first + 1, (), (), "")
+    for record in sample_trials(first)[:1]:
+        target.save_trial(record)  # a later save keeps the labels

@@ -13,10 +13,12 @@ import functools
 import json
 from typing import Any
 
+import attrs
 import numpy as np
 from hypothesis import strategies as st
 
 from xptrack.domain.environment import CATEGORIES, CATEGORY_FORMATS, EnvironmentSnapshot
+from xptrack.domain.labels import MAX_TAG_LENGTH, validate_tag
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import StepRecord, TrialRecord
 from xptrack.testing.samples import EVERY_KIND_OF_VALUE, INF, NAN, UserObject, environment
@@ -36,6 +38,7 @@ _INT_DTYPES: tuple[type[np.integer[Any]], ...] = (
     np.uint64,
 )
 _HEX = "0123456789abcdef"
+_COMMON_TAGS = ("best", "baseline", "needs review", "ü", "v1.2")
 #: Keys that trip stores keeping user dicts as native documents (and xptrack's own tag).
 _AWKWARD_KEYS = ("", "$x", "a.b", "__xptrack__", "v", "ü", "\x00")
 
@@ -198,12 +201,32 @@ def _trial_records(draw: st.DrawFn, trial_id: int) -> TrialRecord:
     process_time = draw(st.floats(min_value=0, allow_infinity=False, allow_nan=False))
     steps = tuple(draw(st.lists(step_records(), max_size=3)))
     end = draw(st.sampled_from(("running", "finished", "failed")))
+    # A record may carry labels (an old copy a runner re-saves): save_trial must ignore them.
+    labels = draw(st.none() | st.tuples(st.lists(tags(), max_size=2).map(tuple), texts()))
+    if labels is not None:
+        record = attrs.evolve(record, tags=labels[0], note=labels[1])
     if end == "finished":
         return record.succeeded(draw(values()), finished, process_time, steps)
     if end == "failed":
         traceback = draw(st.none() | texts())
         return record.failed(draw(errors()), finished, process_time, traceback, steps)
     return record
+
+
+@functools.cache
+def tags() -> st.SearchStrategy[str]:
+    """Tags as a user gives them (valid ones: the facade refuses the others)."""
+    free = st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")), min_size=1)
+    valid = free.map(lambda text: text.strip()[:MAX_TAG_LENGTH]).filter(_is_tag)
+    return st.one_of(st.sampled_from(_COMMON_TAGS), valid)
+
+
+def _is_tag(text: str) -> bool:
+    try:
+        validate_tag(text)
+    except ValueError:
+        return False
+    return True
 
 
 @functools.cache

@@ -22,6 +22,18 @@ class TrackedBackend(Backend):
         self.opened.add(experiment_id)
         return self.backend.open(experiment_id)
 
+    def list_experiments(self) -> list[str]:
+        return self.backend.list_experiments()
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.backend.delete_experiment(experiment_id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TrackedBackend) and other.backend == self.backend
+
+    def __hash__(self) -> int:
+        return hash(self.backend)
+
     def delete_opened(self) -> None:
         """Delete every experiment opened through this wrapper (and nothing else)."""
         for experiment_id in self.opened:
