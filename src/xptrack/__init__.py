@@ -6,6 +6,7 @@
 
 from xptrack.application.bootstrap import open_backend
 from xptrack.application.experiment import Experiment
+from xptrack.application.management import delete_experiment, list_experiments
 from xptrack.application.runtime import step_rng
 from xptrack.application.steps import Parameter, Undefined
 from xptrack.application.trials import ActiveTrial, TrialRecorder
@@ -48,6 +49,8 @@ __all__ = [
     "UnknownParameter",
     "UnstorableValue",
     "XptrackError",
+    "delete_experiment",
+    "list_experiments",
     "open_backend",
     "step_rng",
 ]

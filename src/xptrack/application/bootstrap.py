@@ -53,6 +53,17 @@ def open_backend(backend: Any, experiment_id: str) -> Backend:
     return _from_driver_object(backend)
 
 
+def store_backend(backend: Any) -> Backend:
+    """The :class:`Backend` of a whole store that ``backend`` names: as :func:`open_backend`,
+    except that None is the local default's root (``xptrack_cache/``, one folder per
+    experiment) instead of one experiment's folder."""
+    if backend is None:
+        from xptrack.adapters.local import LocalCacheBackend
+
+        return LocalCacheBackend(DEFAULT_ROOT)
+    return open_backend(backend, "")
+
+
 def _from_uri(uri: str) -> Backend:
     scheme, separator, rest = uri.partition("://")
     if not separator:

@@ -293,6 +293,34 @@ class Experiment:
 
         return start_dashboard(self.backend, self.id, host=host, port=port, blocking=blocking)
 
+    # --- managing trials: delete, tag, note (use-cases in application.management) ---------
+
+    def delete_trial(self, trial_id: int) -> None:
+        """Delete trial ``trial_id`` and everything recorded for it (its id is never reused)."""
+        from xptrack.application.management import delete_trial
+
+        delete_trial(self._store, self._known_trial(trial_id))
+
+    def tag(self, trial_id: int, *tags: str) -> None:
+        """Add ``tags`` to trial ``trial_id`` (kept sorted, each once): ``ex.tag(3, 'best')``."""
+        from xptrack.application.management import change_labels, require_tags
+
+        tid = self._known_trial(trial_id)
+        change_labels(self._store, tid, add_tags=require_tags(tags, "ex.tag"))
+
+    def untag(self, trial_id: int, *tags: str) -> None:
+        """Remove ``tags`` from trial ``trial_id`` (a tag it does not have is ignored)."""
+        from xptrack.application.management import change_labels, require_tags
+
+        tid = self._known_trial(trial_id)
+        change_labels(self._store, tid, remove_tags=require_tags(tags, "ex.untag"))
+
+    def note(self, trial_id: int, text: str) -> None:
+        """Set the note of trial ``trial_id`` to ``text`` (``''`` clears it)."""
+        from xptrack.application.management import set_note
+
+        set_note(self._store, self._known_trial(trial_id), text)
+
     def _environment(self, trial_id: int | None) -> EnvironmentSnapshot:
         if trial_id is not None:
             return self._store.load_environment(self._known_trial(trial_id))

@@ -13,7 +13,7 @@ from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import TrialRecord, TrialStatus, utcnow
 
 RESULT_COLUMNS = ["Result", "Result Type", "Success", "Finished", "Process Time", "Description"]
-VERBOSE_COLUMNS = ["Seed", "Started", "Status"]
+VERBOSE_COLUMNS = ["Seed", "Started", "Status", "Tags", "Note"]
 #: What ``Description`` reads for a trial that has no end (its status, as API.md spells it).
 _UNFINISHED = {
     TrialStatus.RUNNING: "running",
@@ -47,6 +47,8 @@ def history_frame(
         columns["Seed"] = [record.seed for record in records]
         columns["Started"] = _timestamps([record.started for record in records])
         columns["Status"] = [status.value for status in statuses]
+        columns["Tags"] = [list(record.tags) for record in records]
+        columns["Note"] = [record.note for record in records]
     index = pd.Index([record.trial_id for record in records], name="Trial ID", dtype="int64")
     return pd.DataFrame(columns, index=index, columns=list(columns))
 
