@@ -88,7 +88,9 @@ def test_keys_follow_the_seed_layout(store, raw, redis_experiment_id):
         f"{x}:requirements:{trial_id}",
     }
     index_keys = {f"{x}:trials", f"{x}:metric_keys:{trial_id}", f"{x}:environment:{trial_id}"}
+    index_keys.add(f"{x}:persisted:{trial_id}")
     assert keys_of(raw, x) == seed_keys | index_keys
+    assert x.encode() in raw.smembers("_xptrack:experiments")
     assert raw.get(f"{x}:trial_id") == b"1"
     parameters = json.loads(raw.get(f"{x}:parameter:{trial_id}"))
     assert parameters == encode_value({"a": 1, "b": (2, 3), "lr": 1e-3})

@@ -15,8 +15,10 @@ in the seed's RedisBackend table::
     <id>:<category>:<trial>             text: one environment category
 
 plus index keys that spare scans: ``<id>:trials`` (sorted set of saved trial ids),
-``<id>:metric_keys:<trial>`` (set of metric keys) and ``<id>:environment:<trial>``
-(JSON list of the categories saved). Tracker-owned values are JSON or plain text,
+``<id>:metric_keys:<trial>`` and ``<id>:persisted:<trial>`` (sets of metric keys and of
+persisted steps), ``<id>:environment:<trial>`` (JSON list of the categories saved); a
+trial's tags and note in ``<id>:labels:<trial>`` (JSON, apart from its record); and the set
+of experiment ids ``_xptrack:experiments``. Tracker-owned values are JSON or plain text,
 never pickles.
 """
 
