@@ -7,6 +7,7 @@ import json
 import math
 import pickle
 
+import attrs
 import numpy as np
 import pytest
 
@@ -16,6 +17,10 @@ from xptrack.adapters.serialization import (
     dump_json,
     encode_metric_chunk,
     encode_value,
+    labelled,
+    labels_from_json,
+    labels_of,
+    labels_to_json,
     load_json,
     trial_from_json,
     trial_to_json,
@@ -89,21 +94,27 @@ def test_trial_record_json_has_no_pickle_for_plain_values():
     assert trial_from_json(text) == record
 
 
-def test_heartbeat_traceback_steps_tags_and_note_round_trip():
+def test_heartbeat_traceback_and_steps_round_trip_and_labels_stay_out_of_the_record():
     now = dt.datetime.now(dt.timezone.utc)
     steps = [StepRecord("prepare", now, now + dt.timedelta(seconds=1), cached_from=4)]
     record = TrialRecord(
         3, {"a": 1}, now, seed=2, heartbeat=now, tags=("best",), note="ü\nnote"
     ).failed(ValueError("boom"), now, 1.0, "Traceback (most recent call last):\n...", steps)
-    again = trial_from_json(trial_to_json(record))
-    assert again == record and again.steps[0].duration == dt.timedelta(seconds=1)
+    text = trial_to_json(record)
+    again = trial_from_json(text)
+    # Tags and note are stored apart (labels_to_json), so a re-save never overwrites them.
+    assert "tags" not in json.loads(text) and "note" not in json.loads(text)
+    assert again == attrs.evolve(record, tags=(), note="")
+    assert again.steps[0].duration == dt.timedelta(seconds=1)
+    labels = labels_from_json(labels_to_json(labels_of(record)))
+    assert labelled(again, labels) == record
 
 
 def test_a_stored_succeeded_status_reads_as_finished_and_old_records_get_defaults():
     now = dt.datetime.now(dt.timezone.utc)
     document = json.loads(trial_to_json(TrialRecord(1, {}, now).succeeded(2, now, 1.0)))
     document["status"] = "succeeded"
-    for field in ("heartbeat", "traceback", "steps", "tags", "note"):
+    for field in ("heartbeat", "traceback", "steps"):
         del document[field]
     record = trial_from_json(json.dumps(document))
     assert record.status is TrialStatus.FINISHED and record.success
