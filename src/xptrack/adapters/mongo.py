@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import os
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -73,6 +75,8 @@ PERSIST_CHUNK_BYTES = 8 * 1024 * 1024
 _READ_ATTEMPTS = 5
 _AFTER = ReturnDocument.AFTER
 _WRITE_ATTEMPTS = 20
+#: Compare-and-set rounds of update_labels; losers back off a random few milliseconds.
+_LABEL_ATTEMPTS = 200
 
 
 def _driver_errors(
@@ -232,7 +236,9 @@ class MongoExperimentStore(ExperimentStore):
         key = {"category": "labels", "trial_id": trial_id}
         collection = self._ready()
         # Optimistic: each write names the version it read; a concurrent writer's makes it miss.
-        for _ in range(_WRITE_ATTEMPTS):
+        for attempt in range(_LABEL_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, 0.001 * min(attempt, 20)))
             current = collection.find_one(key)
             labels = TrialLabels() if current is None else _labels_in(current)
             fields = labels_to_document(labels.changed(add_tags, remove_tags, note))
