@@ -29,7 +29,14 @@ from xptrack.domain.user_objects import load_user_object
 from xptrack.ports.environment import EnvironmentProbe
 
 if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
     import pandas as pd
+
+    from xptrack.application.rerun import RerunReport
+    from xptrack.application.trial_summary import MetricSummary, Progress
+    from xptrack.domain.trial_diff import TrialDiff
 
 logger = logging.getLogger("xptrack.experiment")
 StepFunction = Callable[..., Any]
@@ -320,6 +327,53 @@ class Experiment:
         from xptrack.application.management import set_note
 
         set_note(self._store, self._known_trial(trial_id), text)
+    # --- comparing, exporting, reproducing (use-cases: diff.py, export.py, rerun.py) -------
+
+    def diff(self, a: int, b: int) -> TrialDiff:
+        """What differs between trials ``a`` and ``b``: parameters, seed, result, status, code
+        per step, environment per category, packages, git state (``str()`` reads as a report).
+
+        >>> print(ex.diff(1, 2))                                 # doctest: +SKIP
+        Trial 1 -> trial 2 of experiment quickstart
+        Parameters:
+          b: 2 -> 3
+        """
+        from xptrack.application.diff import diff_trials
+
+        return diff_trials(self._store, self.id, self._known_trial(a), self._known_trial(b))
+
+    def export(self, path: str | os.PathLike[str], progress: Progress | None = None) -> Path:
+        """Write the verbose history with one column per metric's last value to ``path``:
+        ``.csv``, ``.parquet`` (needs pyarrow) or ``.jsonl``, by suffix. ``progress(done,
+        total)`` is called as trials are read."""
+        from xptrack.application.export import export_history
+
+        return export_history(self.get_history(verbose=True), self._store, path, progress)
+
+    def get_metric_summary(self, trial_id: int) -> list[MetricSummary]:
+        """Per metric of trial ``trial_id``: points, first and last epoch, last value, range."""
+        from xptrack.application.trial_summary import summarize_metrics
+
+        return summarize_metrics(self._store, self._known_trial(trial_id))
+
+    def list_persisted(self, trial_id: int) -> list[str]:
+        """The steps whose output trial ``trial_id`` persisted (see ``get_persisted``)."""
+        from xptrack.application.trial_summary import persisted_steps
+
+        return persisted_steps(self._store, self._known_trial(trial_id))
+
+    def rerun(self, trial_id: int, result: StepCall | None = None) -> RerunReport:
+        """Run trial ``trial_id`` again as a new trial (its parameters and seed, the steps as
+        defined now) through ``result`` (the result step's call); the report says whether the
+        result and persisted outputs are bit-identical, with the diff that explains it."""
+        from xptrack.application.rerun import rerun_trial
+
+        if result is None:
+            raise InvalidArgument(
+                "ex.rerun needs the result step's call to run: ex.rerun(n, result=score(...)); "
+                "or use `xptrack rerun script.py N`"
+            )
+        return rerun_trial(self, self._store, self._known_trial(trial_id), result)
 
     def _environment(self, trial_id: int | None) -> EnvironmentSnapshot:
         if trial_id is not None:

@@ -1,0 +1,181 @@
+"""Reading commands: ``history``, ``show``, ``diff``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.table import Table
+
+from xptrack.application.cli.common import cell, console, frame_table, print_table, store_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from xptrack.application.experiment import Experiment
+
+FORMATS = ("table", "csv", "json")
+TRIAL = click.IntRange(min=1)
+
+
+@click.command()
+@click.argument("experiment")
+@click.option("--sort", "sort_by", metavar="COL", help="Sort by this column.")
+@click.option("--desc", is_flag=True, help="Sort in descending order.")
+@click.option("--where", metavar="EXPR", help='A pandas query, e.g. "lr < 0.1 and Success".')
+@click.option("--last", type=TRIAL, metavar="N", help="Only the last N trials (after the rest).")
+@click.option("--format", "form", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--full", is_flag=True, help="Also Seed, Started (and status, tags, note).")
+@click.pass_context
+def history(
+    context: click.Context,
+    experiment: str,
+    sort_by: str | None,
+    desc: bool,
+    where: str | None,
+    last: int | None,
+    form: str,
+    full: bool,
+) -> None:
+    """The history of EXPERIMENT: one row per trial."""
+    frame = store_of(context).experiment(experiment).get_history(verbose=full)
+    frame = select(frame, where, sort_by, desc, last)
+    if form == "csv":
+        frame.to_csv(sys.stdout)
+    elif form == "json":
+        click.echo(json.dumps(frame_records(frame), indent=1))
+    else:
+        print_table(frame_table(frame, title=f"{experiment}: {len(frame)} trials"))
+
+
+def select(
+    frame: pd.DataFrame, where: str | None, sort_by: str | None, desc: bool, last: int | None
+) -> pd.DataFrame:
+    """``frame`` filtered by the pandas query ``where``, sorted, cut to the ``last`` rows."""
+    if where:
+        try:
+            frame = frame.query(where)
+        except Exception as error:  # pandas raises many kinds for a bad expression
+            columns = ", ".join(map(str, frame.columns))
+            raise click.BadParameter(
+                f"{where!r} is not a query of this history ({type(error).__name__}: {error}); "
+                f"columns: {columns} (quote names with spaces in backticks: `Result Type`)",
+                param_hint="--where",
+            ) from None
+    if sort_by:
+        if sort_by == frame.index.name:
+            frame = frame.sort_index(ascending=not desc)
+        elif sort_by in frame.columns:
+            frame = frame.sort_values(sort_by, ascending=not desc, kind="stable")
+        else:
+            columns = ", ".join(map(str, [frame.index.name, *frame.columns]))
+            raise click.BadParameter(
+                f"no column {sort_by!r}; columns: {columns}", param_hint="--sort"
+            )
+    return frame.tail(last) if last else frame
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON data, the index as its own field."""
+    from xptrack.application.export import json_cell
+
+    index = str(frame.index.name or "index")
+    return [
+        {index: int(trial_id), **{str(k): json_cell(v) for k, v in row.items()}}
+        for trial_id, row in zip(frame.index, frame.to_dict("records"), strict=True)
+    ]
+
+
+@click.command()
+@click.argument("experiment")
+@click.argument("a", type=TRIAL)
+@click.argument("b", type=TRIAL)
+@click.option("--format", "form", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def diff(context: click.Context, experiment: str, a: int, b: int, form: str) -> None:
+    """What differs between trials A and B of EXPERIMENT (parameters, seed, result, status,
+    code per step, environment, packages, git)."""
+    report = store_of(context).experiment(experiment).diff(a, b)
+    click.echo(json.dumps(report.to_dict(), indent=1) if form == "json" else str(report))
+
+
+@click.command()
+@click.argument("experiment")
+@click.argument("trial", type=TRIAL)
+@click.pass_context
+def show(context: click.Context, experiment: str, trial: int) -> None:
+    """One trial of EXPERIMENT: status, result, error, parameters, seed, times, metrics,
+    persisted outputs."""
+    ex = store_of(context).experiment(experiment)
+    frame = ex.get_history(verbose=True)
+    if trial not in frame.index:
+        raise click.BadParameter(f"no trial {trial} in experiment {experiment}", param_hint="N")
+    for line in trial_lines(ex, trial, frame.loc[trial]):  # type: ignore[arg-type]
+        click.echo(line)
+    metrics = metrics_table(ex, trial)
+    if metrics is not None:
+        console().print(metrics)
+
+
+def trial_lines(ex: Experiment, trial: int, row: pd.Series) -> list[str]:
+    """The text part of ``show``: one fact a line, then the parameters."""
+    status = "finished" if row["Success"] else ("failed" if cell(row["Finished"]) else "running")
+    lines = [f"Trial {trial} of experiment {ex.id}: {status}"]
+    facts = {
+        "Result": f"{row['Result']!r} ({row['Result Type']})" if row["Success"] else "",
+        "Error": cell(row["Description"]),
+        "Seed": cell(row["Seed"]),
+        "Started": cell(row["Started"]),
+        "Finished": cell(row["Finished"]),
+        "Process time": cell(row["Process Time"]),
+    }
+    lines += [f"{name + ':':<14}{value}" for name, value in facts.items() if value]
+    parameters = [name for name in row.index if name not in _HISTORY_COLUMNS]
+    if parameters:
+        lines.append("Parameters:")
+        lines += [f"  {name} = {row[name]!r}" for name in parameters if _is_set(row[name])]
+    persisted = ex.list_persisted(trial)
+    if persisted:
+        lines.append(f"Persisted:    {', '.join(persisted)}")
+    return lines
+
+
+_HISTORY_COLUMNS = {
+    "Result",
+    "Result Type",
+    "Success",
+    "Finished",
+    "Process Time",
+    "Description",
+    "Seed",
+    "Started",
+    "Status",
+    "Tags",
+    "Note",
+}
+
+
+def _is_set(value: Any) -> bool:
+    import pandas as pd
+
+    return isinstance(value, (list, tuple, dict)) or not pd.isna(value)
+
+
+def metrics_table(ex: Experiment, trial: int) -> Table | None:
+    """Per metric: points, epochs, last value and range; None when the trial saved none."""
+    summaries = ex.get_metric_summary(trial)
+    if not summaries:
+        return None
+    table = Table(title="Metrics")
+    for name in ("Metric", "Points", "Epochs", "Last", "Min", "Max"):
+        table.add_column(name, overflow="ellipsis", no_wrap=True)
+    for s in summaries:
+        epochs = f"{s.first_epoch}..{s.last_epoch}"
+        values = (cell(s.last), cell(s.minimum), cell(s.maximum))
+        table.add_row(s.key, str(s.points), epochs, *values)
+    return table
+
+
+__all__ = ["diff", "history", "show"]
