@@ -151,13 +151,13 @@ def test_xptrack_run_builds_the_graph_and_runs_one_trial(tmp_path):
     script = write_session(tmp_path)
     run = (str(pathlib.Path(sys.executable).with_name("xptrack")), "run", str(script))
     done = run_command(*run, "a=2", "b=name", "--seed", "1", cwd=tmp_path)
-    # b='name' is a string: the trial runs and fails on 2 + 'name', and is recorded as failed.
-    assert done.returncode != 0 and "TypeError" in done.stderr
+    # b='name' is not an int like b's default: a usage error, and no trial is recorded.
+    assert done.returncode == 2 and "b=name is not an int" in done.stderr
     done = run_command(*run, "a=2", "--seed", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == repr(2.5)
     history = xptrack.Experiment("quickstart").get_history()
-    assert list(history["Success"]) == [False, True] and history.loc[1, "b"] == "name"
+    assert list(history["Success"]) == [True] and history.loc[1, "b"] == 2
 
 
 def test_importing_a_script_runs_no_trial(tmp_path):

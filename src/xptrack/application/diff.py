@@ -54,8 +54,8 @@ def diff_trials(store: ExperimentStore, experiment_id: str, a: int, b: int) -> T
 
 
 def status_of(record: TrialRecord) -> str:
-    """The status a reader reports for ``record`` (``finished``, ``failed``, ...)."""
-    return str(record.status.value)
+    """The status a reader reports for ``record`` (``finished``, ``failed``, ``interrupted``...)."""
+    return str(record.effective_status().value)
 
 
 def environment_changes(

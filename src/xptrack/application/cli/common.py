@@ -21,6 +21,23 @@ BACKEND_ENV = "XPTRACK_BACKEND"
 MAX_COLUMN_WIDTH = 24
 
 
+class TrialIdType(click.ParamType):  # type: ignore[type-arg]
+    """A trial id on the command line: a positive integer."""
+
+    name = "N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and value >= 1:
+            return value
+        text = str(value).strip()
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"a trial id is a positive integer (1, 2, ...); got {value!r}", param, ctx)
+
+
+TRIAL_ID = TrialIdType()
+
+
 @attrs.frozen
 class Store:
     """The store the command works on: ``--backend`` as given (None: the local default)."""

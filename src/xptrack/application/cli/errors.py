@@ -66,8 +66,12 @@ def fail(prog: str, message: str, code: int) -> int:
 def invoke(command: click.Command, args: Sequence[str] | None, prog: str) -> tuple[int, Any]:
     """Run ``command`` on ``args``: (0, what it returned), or (exit code, None) once the
     error is printed. A command asks for another exit code with ``click.exceptions.Exit``."""
+    arguments = list(sys.argv[1:] if args is None else args)
     try:
-        value = command.main(args=args, prog_name=prog, standalone_mode=False)
+        # click's own main() would turn an Exit into a return value, indistinguishable from a
+        # trial's result in script mode: the context is made and invoked here instead.
+        with command.make_context(prog, arguments) as context:
+            value = command.invoke(context)
     except click.exceptions.Exit as done:
         return int(done.exit_code), None
     except click.exceptions.Abort:

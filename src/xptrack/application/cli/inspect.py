@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
-from xptrack.application.cli.common import cell, console, frame_table, print_table, store_of
+from xptrack.application.cli.common import (
+    TRIAL_ID,
+    cell,
+    console,
+    frame_table,
+    print_table,
+    store_of,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,7 +24,6 @@ if TYPE_CHECKING:
     from xptrack.application.experiment import Experiment
 
 FORMATS = ("table", "csv", "json")
-TRIAL = click.IntRange(min=1)
 
 
 @click.command()
@@ -25,7 +31,12 @@ TRIAL = click.IntRange(min=1)
 @click.option("--sort", "sort_by", metavar="COL", help="Sort by this column.")
 @click.option("--desc", is_flag=True, help="Sort in descending order.")
 @click.option("--where", metavar="EXPR", help='A pandas query, e.g. "lr < 0.1 and Success".')
-@click.option("--last", type=TRIAL, metavar="N", help="Only the last N trials (after the rest).")
+@click.option(
+    "--last",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Only the last N trials (after the rest).",
+)
 @click.option("--format", "form", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--full", is_flag=True, help="Also Seed, Started (and status, tags, note).")
 @click.pass_context
@@ -90,8 +101,8 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 @click.command()
 @click.argument("experiment")
-@click.argument("a", type=TRIAL)
-@click.argument("b", type=TRIAL)
+@click.argument("a", type=TRIAL_ID)
+@click.argument("b", type=TRIAL_ID)
 @click.option("--format", "form", type=click.Choice(["text", "json"]), default="text")
 @click.pass_context
 def diff(context: click.Context, experiment: str, a: int, b: int, form: str) -> None:
@@ -103,28 +114,27 @@ def diff(context: click.Context, experiment: str, a: int, b: int, form: str) -> 
 
 @click.command()
 @click.argument("experiment")
-@click.argument("trial", type=TRIAL)
+@click.argument("n", type=TRIAL_ID)
 @click.pass_context
-def show(context: click.Context, experiment: str, trial: int) -> None:
-    """One trial of EXPERIMENT: status, result, error, parameters, seed, times, metrics,
+def show(context: click.Context, experiment: str, n: int) -> None:
+    """Trial N of EXPERIMENT: status, result, error, parameters, seed, times, metrics,
     persisted outputs."""
     ex = store_of(context).experiment(experiment)
     frame = ex.get_history(verbose=True)
-    if trial not in frame.index:
-        raise click.BadParameter(f"no trial {trial} in experiment {experiment}", param_hint="N")
-    for line in trial_lines(ex, trial, frame.loc[trial]):  # type: ignore[arg-type]
+    if n not in frame.index:
+        raise click.BadParameter(f"no trial {n} in experiment {experiment}", param_hint="N")
+    for line in trial_lines(ex, n, frame.loc[n]):  # type: ignore[arg-type]
         click.echo(line)
-    metrics = metrics_table(ex, trial)
+    metrics = metrics_table(ex, n)
     if metrics is not None:
         console().print(metrics)
 
 
 def trial_lines(ex: Experiment, trial: int, row: pd.Series) -> list[str]:
     """The text part of ``show``: one fact a line, then the parameters."""
-    status = "finished" if row["Success"] else ("failed" if cell(row["Finished"]) else "running")
-    lines = [f"Trial {trial} of experiment {ex.id}: {status}"]
+    lines = [f"Trial {trial} of experiment {ex.id}: {row['Status']}"]
     facts = {
-        "Result": f"{row['Result']!r} ({row['Result Type']})" if row["Success"] else "",
+        "Result": f"{_python(row['Result'])!r} ({row['Result Type']})" if row["Success"] else "",
         "Error": cell(row["Description"]),
         "Seed": cell(row["Seed"]),
         "Started": cell(row["Started"]),
@@ -135,7 +145,7 @@ def trial_lines(ex: Experiment, trial: int, row: pd.Series) -> list[str]:
     parameters = [name for name in row.index if name not in _HISTORY_COLUMNS]
     if parameters:
         lines.append("Parameters:")
-        lines += [f"  {name} = {row[name]!r}" for name in parameters if _is_set(row[name])]
+        lines += [f"  {name} = {_python(row[name])!r}" for name in parameters if _is_set(row[name])]
     persisted = ex.list_persisted(trial)
     if persisted:
         lines.append(f"Persisted:    {', '.join(persisted)}")
@@ -155,6 +165,13 @@ _HISTORY_COLUMNS = {
     "Tags",
     "Note",
 }
+
+
+def _python(value: Any) -> Any:
+    """A value as the user gave it: pandas hands numbers of numeric columns as NumPy scalars."""
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _is_set(value: Any) -> bool:

@@ -18,13 +18,11 @@ from xptrack.application.cli.common import store_of
 def progress_bar(what: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr for long work; yields the ``progress(done, total)`` callback
     the use-cases call. Left out when stderr is not a terminal."""
-    bar = Progress(
-        TextColumn(what),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        yield lambda done, total: None
+        return
+    bar = Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), console=err, transient=True)
     task = bar.add_task(what, total=None)
 
     def advance(done: int, total: int) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from xptrack.application.cli.common import TRIAL_ID
 from xptrack.application.cli.errors import TrialFailed, invoke, program_name
 from xptrack.application.cli.values import BadValue, parameter_values
 
@@ -149,15 +150,15 @@ def run(wanted: str | None, script: Path, arguments: tuple[str, ...]) -> None:
 @click.command()
 @click.option("--result", "wanted", default=None, help="The variable holding the result call.")
 @click.argument("script", type=click.Path(path_type=Path))
-@click.argument("trial", type=click.IntRange(min=1))
-def rerun(wanted: str | None, script: Path, trial: int) -> None:
-    """Run trial TRIAL of the experiment SCRIPT defines again, and say whether it reproduces.
+@click.argument("n", type=TRIAL_ID)
+def rerun(wanted: str | None, script: Path, n: int) -> None:
+    """Run trial N of the experiment SCRIPT defines again, and say whether it reproduces.
 
     Exits 0 when the result and persisted outputs are bit-identical, 1 when not (with the
     diff that explains it).
     """
     _, call = find_result_call(load_script(script), wanted)
-    report = call.experiment.rerun(trial, call)
+    report = call.experiment.rerun(n, call)
     click.echo(str(report))
     if not report.identical:
         raise click.exceptions.Exit(1)
