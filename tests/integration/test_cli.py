@@ -238,8 +238,8 @@ def test_dashboard_serves_until_interrupted(recorded):
     try:
         line = _first_line(process, deadline=time.monotonic() + 60)
         url = line.split(" at ")[1].split()[0]
-        with urllib.request.urlopen(url, timeout=10) as page:
-            assert page.status == 200 and "quickstart" in page.read().decode()
+        with urllib.request.urlopen(url + "api/experiments", timeout=10) as answer:
+            assert answer.status == 200 and "quickstart" in answer.read().decode()
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:

@@ -56,11 +56,16 @@ def export(context: click.Context, experiment: str, output: Path) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
 @click.pass_context
 def dashboard(context: click.Context, experiment: str | None, port: int, host: str) -> None:
-    """Serve the dashboard of the store (opening on EXPERIMENT) until Ctrl-C."""
-    if experiment is None:
+    """Serve the dashboard of the whole store (opening on EXPERIMENT) until Ctrl-C."""
+    from xptrack.application.bootstrap import open_backend
+    from xptrack.application.dashboard import start_dashboard
+
+    given = store_of(context).backend
+    if given is None and experiment is None:
         raise click.UsageError("name the experiment to serve: xptrack dashboard EXPERIMENT")
-    handle = store_of(context).experiment(experiment).start_dashboard(port=port, host=host)
-    click.echo(f"Dashboard of {experiment} at {handle.url} (Ctrl-C to stop)")
+    backend = open_backend(given, experiment or "")
+    handle = start_dashboard(backend, experiment, host=host, port=port, blocking=False)
+    click.echo(f"Dashboard of {backend.location} at {handle.url} (Ctrl-C to stop)")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
