@@ -327,6 +327,7 @@ class Experiment:
         from xptrack.application.management import set_note
 
         set_note(self._store, self._known_trial(trial_id), text)
+
     # --- comparing, exporting, reproducing (use-cases: diff.py, export.py, rerun.py) -------
 
     def diff(self, a: int, b: int) -> TrialDiff:

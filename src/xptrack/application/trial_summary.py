@@ -7,10 +7,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from xptrack.domain.diffing import split_steps
-from xptrack.domain.errors import CorruptRecord, InvalidName, NotFoundError
 from xptrack.domain.metric import MetricSeries
-from xptrack.domain.names import validate_name
 from xptrack.ports.repositories import ExperimentStore
 
 #: Called as ``progress(done, total)`` while trials are read.
@@ -69,29 +66,5 @@ def last_metric_values(
 
 
 def persisted_steps(store: ExperimentStore, trial_id: int) -> list[str]:
-    """The steps whose output trial ``trial_id`` persisted, in definition order."""
-    found = []
-    for step in _step_names(store, trial_id):
-        try:
-            store.load_persisted(step, trial_id)
-        except NotFoundError:
-            continue
-        found.append(step)
-    return found
-
-
-def _step_names(store: ExperimentStore, trial_id: int) -> list[str]:
-    """The step names the trial's code defines (the steps it could have persisted)."""
-    try:
-        names = split_steps(store.load_code(trial_id))
-    except (NotFoundError, CorruptRecord):
-        return []
-    return [name for name in names if _is_step_name(name)]
-
-
-def _is_step_name(name: str) -> bool:
-    try:
-        validate_name(name, "step name")
-    except InvalidName:
-        return False
-    return True
+    """The steps whose output trial ``trial_id`` persisted, sorted."""
+    return store.list_persisted(trial_id)
