@@ -106,7 +106,7 @@ def test_each_key_changes_with_what_its_reading_depends_on(monkeypatch):
     assert other_variables["cpu"] == before["cpu"]
 
 
-def run_probe(folder, **environ):
+def run_probe(folder, cwd=None, **environ):
     """A fresh process's snapshot (its slow categories read from ``folder``)."""
     code = (
         "import json, sys\n"
@@ -119,6 +119,7 @@ def run_probe(folder, **environ):
         capture_output=True,
         text=True,
         env={**os.environ, **environ},
+        cwd=cwd,
         timeout=120,
         check=True,
     )
@@ -217,3 +218,29 @@ def test_a_temporary_folder_others_may_write_is_not_used(tmp_path, monkeypatch):
     planted.chmod(0o777)
 
     assert environment_cache.default_folder() is None
+
+
+def test_the_package_listing_is_reused_until_a_path_directory_changes(tmp_path):
+    site, here = tmp_path / "site", tmp_path / "here"  # here: the child's sys.path[0]
+    old = time.time_ns() - 10 * 10**9  # changed long enough ago to be trusted
+    for folder in (site, here):
+        folder.mkdir()
+        os.utime(folder, ns=(old, old))
+    cache = tmp_path / "cache"
+    first = run_probe(cache, here, PYTHONPATH=str(site))
+    kept = list(cache.glob("requirements-*.json"))
+    assert len(kept) == 1
+    document = json.loads(kept[0].read_text())
+    document["text"] = "planted==1.0\n"
+    kept[0].write_text(json.dumps(document))
+
+    reused = run_probe(cache, here, PYTHONPATH=str(site))
+    (site / "fake_pkg-3.0.dist-info").mkdir()
+    (site / "fake_pkg-3.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fake_pkg\nVersion: 3.0\n"
+    )
+    changed = run_probe(cache, here, PYTHONPATH=str(site))
+
+    assert "pandas==" in first["requirements"]
+    assert reused["requirements"] == "planted==1.0\n"
+    assert "fake_pkg==3.0" in changed["requirements"].splitlines()

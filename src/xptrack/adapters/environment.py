@@ -73,10 +73,11 @@ class SystemEnvironmentProbe(EnvironmentProbe):
         """The environment now; the previous snapshot object itself when nothing changed."""
         with self._lock:
             try:
-                requirements = _PACKAGES.requirements()
+                folder = _cache_folder(self._cache)
+                requirements = _PACKAGES.requirements(folder)
                 found = {
                     **_process_facts(),
-                    **_slow_facts(self._cache, requirements),
+                    **_slow_facts(folder, requirements),
                     "git": self._git.describe(),
                     "requirements": requirements,
                 }
@@ -111,21 +112,26 @@ def _process_facts() -> dict[str, str]:
         return _facts
 
 
-def _slow_facts(cache: bool | str | os.PathLike[str], requirements: str) -> dict[str, str]:
+def _slow_facts(folder: Path | None, requirements: str) -> dict[str, str]:
     """The slow categories, once per process (and cache folder): from the folder's readings
     for this environment, or probed (and kept there) when it has none."""
     with _facts_lock:
-        folder = _cache_folder(cache)
         if folder not in _slow:
             _slow[folder] = environment_cache.readings(folder, requirements)
         return _slow[folder]
 
 
+_folders: dict[str, Path | None] = {}
+
+
 def _cache_folder(cache: bool | str | os.PathLike[str]) -> Path | None:
     if cache is False:
         return None
-    if cache is True:
-        return environment_cache.default_folder()
+    if cache is True:  # once per process and XDG_CACHE_HOME (it makes the folder)
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        if xdg not in _folders:
+            _folders[xdg] = environment_cache.default_folder()
+        return _folders[xdg]
     folder = Path(cache)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -141,25 +147,33 @@ def _cache_folder(cache: bool | str | os.PathLike[str]) -> Path | None:
 class _InstalledPackages:
     """``pip freeze``-like lines, re-listed only when a ``sys.path`` entry changed (installing,
     upgrading or removing a package adds or renames a ``*.dist-info`` folder, which changes its
-    directory's modification time)."""
+    directory's modification time). A listing whose directories are not too recently changed
+    (see :class:`ChangeCheck`) is kept in the cache folder for the next processes."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._check = ChangeCheck()
         self._text = ""
 
-    def requirements(self) -> str:
+    def requirements(self, folder: Path | None) -> str:
         with self.lock:
             stamps = stamp_files(list(sys.path))
             if self._text and self._check.still_valid(stamps):
                 return self._text
             started_ns = time.time_ns()
-            try:
-                self._text = installed_distributions()
-            except Exception as error:
-                logger.debug("listing the installed distributions failed", exc_info=True)
-                self._text = failure("requirements", "probe", error)
+            key = environment_cache.requirements_key(stamps)
+            kept = environment_cache.load(folder, "requirements", key) if folder else None
+            if kept is not None:
+                self._text = kept.text
+            else:
+                try:
+                    self._text = installed_distributions()
+                except Exception as error:
+                    logger.debug("listing the installed distributions failed", exc_info=True)
+                    self._text = failure("requirements", "probe", error)
             self._check.record(stamps, started_ns)
+            if kept is None and folder is not None and self._check.still_valid(stamps):
+                environment_cache.store(folder, "requirements", key, self._text)
             return self._text
 
 

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,12 @@ def category_keys(requirements: str) -> dict[str, str]:
         category: _digest({**common, "category": category, **specific[category]})
         for category in CACHED_CATEGORIES
     }
+
+
+def requirements_key(stamps: Sequence[tuple[str, int | None]]) -> str:
+    """The key of the installed distributions' listing: the interpreter, and each ``sys.path``
+    directory with its modification time (installing or removing a package changes it)."""
+    return _digest({"format": FORMAT, "interpreter": _interpreter(), "path": list(stamps)})
 
 
 def _digest(material: Mapping[str, Any]) -> str:
