@@ -57,5 +57,7 @@ def _version(python: Path) -> str | None:
     if not python.exists():
         return None
     code = "import importlib.metadata as m, daskperiment; print(m.version('daskperiment'))"
-    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(  # in its folder: importing daskperiment makes ./daskperiment_log
+        [str(python), "-c", code], capture_output=True, text=True, timeout=120, cwd=python.parent
+    )
     return done.stdout.strip() if done.returncode == 0 else None

@@ -27,6 +27,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import counting
 import growth
 import processes
 import workloads
@@ -205,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = {w.strip().upper() for w in args.workloads.split(",")} | set()
     plan = PLANS["quick" if args.quick else "full"]
 
+    counting.install()  # before any client exists: W1 counts commands and round trips
     log = LogCounter()
     logging.getLogger("xptrack").addHandler(log)  # also keeps ensure_visible_logging away
     logging.getLogger("xptrack").setLevel(logging.INFO)

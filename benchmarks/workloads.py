@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import baselines
+import counting
 from measure import Backend, Row, Target, median, summary, timed, two_step_experiment
 
 import xptrack
@@ -49,6 +50,9 @@ def w1_overhead(backend: Backend, trials: int, warmup: int) -> list[Row]:
                 writes.append(timed(bare.trial))
         finally:
             bare.close()
+        counts = (
+            counting.per_call(call.compute, 20, backend.kind) if backend.kind != "local" else {}
+        )
         overhead = (median(tracker) - median(plain)) * 1e3
         cpu_overhead = (median(tracker_cpu) - median(plain_cpu)) * 1e3
         data = {
@@ -61,7 +65,10 @@ def w1_overhead(backend: Backend, trials: int, warmup: int) -> list[Row]:
             "plain_dask_cpu": summary(plain_cpu),
             "paired_overhead_ms": median([t - p for t, p in zip(tracker, plain, strict=False)])
             * 1e3,
+            "per_trial_counts": counts,
         }
+        what = {"redis": "round trips", "mongo": "commands"}.get(backend.kind)
+        counted = f"; {what}: {counting.described(counts)}" if what else ""
         rows.append(
             Row(
                 f"W1 per-trial overhead, {label}",
@@ -71,7 +78,7 @@ def w1_overhead(backend: Backend, trials: int, warmup: int) -> list[Row]:
                 f"{median(plain) * 1e3:.2f} ms/trial plain dask",
                 Target("<=", W1_TARGET[backend.kind], "ms"),
                 note=f"median of {trials} interleaved trials after {warmup} warm-up; "
-                f"CPU-time overhead {cpu_overhead:+.2f} ms",
+                f"CPU-time overhead {cpu_overhead:+.2f} ms{counted}",
                 data=data,
             )
         )
