@@ -166,3 +166,31 @@ def test_a_running_trial_appears_then_turns_finished_without_a_reload(page, tmp_
         release.set()
         worker.join(60)
         dashboard.stop()
+
+
+def test_values_are_shown_as_text_never_as_html(page, tmp_path):
+    backend = LocalBackend(tmp_path / "escaped")
+    ex = xptrack.Experiment("escaped", backend=backend)
+    name = ex.parameter("name")
+    planted = '<img src=x onerror="document.title=`pwned`"><b>bold</b>'
+
+    @ex.result
+    def echo(name):
+        print(planted)
+        raise ValueError(planted)
+
+    ex.set_parameters(name=planted)
+    with pytest.raises(ValueError):
+        echo(name).compute(seed=1)
+    dashboard = start_dashboard(backend, "escaped", port=0, blocking=False)
+    SERVED.add(dashboard.url)
+    try:
+        page.goto(dashboard.url)
+        expect(page.locator("#trials tbody tr[data-trial='1']")).to_contain_text("<b>bold</b>")
+        page.goto(dashboard.url + "#/e/escaped/trial/1")
+        expect(page.locator("#output")).to_contain_text(planted)
+        expect(page.locator(".error-line")).to_contain_text(planted)
+        assert page.locator("main img, main b").count() == 0
+        assert page.title() != "pwned"
+    finally:
+        dashboard.stop()
