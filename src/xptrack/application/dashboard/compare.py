@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from xptrack.application.dashboard.frame import column_of
-from xptrack.application.dashboard.query import PageQuery, apply_where, filter_mask
+from xptrack.application.dashboard.query import PageQuery, filter_mask
 from xptrack.application.dashboard.table import TrialTable
+from xptrack.application.where import apply_where
 from xptrack.domain.errors import InvalidArgument, NotFoundError
 from xptrack.domain.names import validate_name
 from xptrack.ports.repositories import ExperimentStore

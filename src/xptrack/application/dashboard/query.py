@@ -10,6 +10,7 @@ import attrs
 import numpy as np
 
 from xptrack.application.dashboard.frame import column_of
+from xptrack.application.where import apply_where
 from xptrack.domain.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
 
 MAX_LIMIT = 1000
 _COMPARISON = re.compile(r"^\s*(>=|<=|!=|==|=|>|<)\s*(.+?)\s*$")
-#: ``__`` reaches Python internals and ``@`` the server's variables: neither is data.
-_REFUSED = re.compile(r"__|@")
 
 
 @attrs.frozen
@@ -97,26 +96,6 @@ def select_rows(frame: pd.DataFrame, query: PageQuery) -> np.ndarray[Any, Any]:
     if column == "":
         return frame.index.to_numpy()
     return _sorted_ids(frame, column, ascending)
-
-
-def apply_where(frame: pd.DataFrame, where: str) -> pd.DataFrame:
-    """The rows ``where`` (a pandas query, as ``xptrack history --where``) selects."""
-    if _REFUSED.search(where):
-        raise InvalidArgument(
-            f"where {where!r} uses '__' or '@', which a query of the trials does not need; "
-            "write conditions on columns, say: lr < 0.1 and Success"
-        )
-    try:
-        selected = frame.query(where, engine="python")
-    except Exception as error:
-        columns = ", ".join(str(c) for c in frame.columns)
-        raise InvalidArgument(
-            f"where {where!r} cannot be evaluated ({type(error).__name__}: {error}); "
-            f"it is a pandas query over the columns {columns} (backquote names with spaces)"
-        ) from None
-    if not hasattr(selected, "index") or len(selected.columns) != len(frame.columns):
-        raise InvalidArgument(f"where {where!r} must be a condition, say: lr < 0.1 and Success")
-    return selected
 
 
 def filter_mask(frame: pd.DataFrame, key: str, text: str) -> Any:
