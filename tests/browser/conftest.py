@@ -79,27 +79,31 @@ def _small_experiment(root: Path) -> xptrack.Experiment:
 
 
 @pytest.fixture(scope="session")
-def small(tmp_path_factory, browser) -> Iterator[Dashboard]:
-    """The dashboard of a store holding the four-trial experiment ``small``."""
-    root = tmp_path_factory.mktemp("small")
-    _small_experiment(root)
-    dashboard = start_dashboard(LocalBackend(root), "small", port=0, blocking=False)
+def served(tmp_path_factory, browser) -> Iterator[tuple[Path, Dashboard]]:
+    """One local store folder, and the dashboard of every experiment in it."""
+    root = tmp_path_factory.mktemp("store")
+    dashboard = start_dashboard(LocalBackend(root), port=0, blocking=False)
     SERVED.add(dashboard.url)
-    yield dashboard
+    yield root, dashboard
     dashboard.stop()
 
 
 @pytest.fixture(scope="session")
-def big(tmp_path_factory, browser) -> Iterator[Dashboard]:
-    """The dashboard of an experiment of 10,000 trials written through the store directly."""
-    backend = LocalBackend(tmp_path_factory.mktemp("big"))
-    store = backend.open("big")
+def small(served) -> Dashboard:
+    """The dashboard, with the four-trial experiment ``small`` in its store."""
+    root, dashboard = served
+    _small_experiment(root)
+    return dashboard
+
+
+@pytest.fixture(scope="session")
+def big(served) -> Dashboard:
+    """The dashboard, with an experiment ``big`` of 10,000 trials written through the store."""
+    root, dashboard = served
+    store = LocalBackend(root).open("big")
     fill_store(store, BIG)
     store.close()
-    dashboard = start_dashboard(backend, "big", port=0, blocking=False)
-    SERVED.add(dashboard.url)
-    yield dashboard
-    dashboard.stop()
+    return dashboard
 
 
 @pytest.fixture

@@ -47,19 +47,26 @@ def column_texts(page, label: str) -> list[str]:
     return page.locator(f"#trials tbody tr td:nth-child({index + 1})").all_inner_texts()
 
 
-def test_experiments_page_lists_counts_and_statuses(page, small, tmp_path):
-    page.goto(small.url + "#/experiments")
+def test_experiments_page_lists_counts_and_statuses(page, small, big, tmp_path):
+    page.goto(small.url)  # opened on no experiment in particular: the experiments page
     row = page.locator("#experiments tr[data-experiment=small]")
     row.wait_for()
     cells = row.locator("td").all_inner_texts()
     assert cells[0] == "small"
     assert cells[1] == "4"
     assert "finished 3" in cells[2] and "failed 1" in cells[2]
+    big_row = page.locator("#experiments tr[data-experiment=big]")
+    expect(big_row.locator("td").nth(1)).to_have_text(f"{BIG:,}")
+    expect(big_row.locator("td").nth(2)).to_contain_text(f"failed {BIG // 97}")
+    page.click("#experiments a:text-is('small')")
+    page.locator("#trials tbody tr").first.wait_for()
+    page.goto(small.url + "#/experiments")
+    row.wait_for()
     shoot(page, "experiments", tmp_path)
 
 
 def test_ten_thousand_trials_are_paged_the_dom_holds_one_page(page, big, tmp_path):
-    page.goto(big.url)
+    page.goto(big.url + "#/e/big")
     page.locator("#trials tbody tr").first.wait_for()
     assert page.locator("#trials tbody tr").count() == 50
     assert page.locator("#summary").inner_text().startswith(f"1–50 of {BIG:,}")
@@ -72,7 +79,7 @@ def test_ten_thousand_trials_are_paged_the_dom_holds_one_page(page, big, tmp_pat
 
 
 def test_sort_and_filter_run_on_the_server(page, big):
-    page.goto(big.url)
+    page.goto(big.url + "#/e/big")
     page.locator("#trials tbody tr").first.wait_for()
     page.locator("#trials th.sortable[data-key=result]").click()  # descending first
     expect(page.locator("#trials th[data-key=result]")).to_contain_text("▼")
@@ -127,13 +134,32 @@ def test_a_failed_trial_shows_its_error_traceback_output_and_steps(page, small, 
     shoot(page, "trial", tmp_path)
 
 
+def test_tags_and_note_are_edited_on_the_trial_page(page, small):
+    page.goto(small.url + "#/e/small/trial/2")
+    page.fill("#new-tag", "best")
+    page.click("#add-tag")
+    expect(page.locator("#tags .tag")).to_have_text(["best×"])
+    page.fill("#note", "the one to keep")
+    with page.expect_response(lambda response: response.url.endswith("/labels")):
+        page.click("#save-note")
+    page.reload()
+    expect(page.locator("#tags .tag")).to_have_text(["best×"])
+    expect(page.locator("#note")).to_have_value("the one to keep")
+    page.goto(small.url + "#/e/small?filter=tags:best")
+    expect(page.locator("#trials tbody tr")).to_have_count(1)
+    expect(page.locator("#trials tbody tr[data-trial='2']")).to_contain_text("best")
+    page.goto(small.url + "#/e/small/trial/2")
+    page.click("button[aria-label='remove tag best']")
+    expect(page.locator("#tags")).to_have_text("No tags.")
+
+
 def test_no_request_leaves_the_server(page, small, big, outside):
     for url in (
         small.url + "#/experiments",
         small.url + "#/e/small",
         small.url + "#/e/small/compare?ids=1,2,3",
         small.url + "#/e/small/trial/1",
-        big.url,
+        big.url + "#/e/big",
     ):
         page.goto(url)
         page.wait_for_load_state("networkidle")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import time
 
 import httpx
@@ -173,6 +174,33 @@ def test_requests_for_another_host_are_refused(client):
     assert client.get("/api/experiments", headers={"Host": "localhost"}).status_code == 200
 
 
+def test_tags_and_note_are_the_only_writes(client):
+    url = "/api/experiments/dash/trials/2/labels"
+    answer = client.post(url, json={"add_tags": ["best", "baseline"], "note": "keep"}).json()
+    assert answer["tags"] == ["baseline", "best"]
+    assert answer["note"] == "keep"
+    assert client.post(url, json={"remove_tags": ["baseline"]}).json()["tags"] == ["best"]
+    assert ids(trials(client, filter="tags:best")) == [2]
+    assert trials(client, where="Note == 'keep'")["total"] == 1
+    assert client.post(url, json={"add_tags": [""]}).status_code == 400
+    assert client.post(url, json={"colour": "red"}).status_code == 400
+    assert (
+        client.post("/api/experiments/dash/trials/99/labels", json={"note": "x"}).status_code == 404
+    )
+    assert client.get(url).status_code == 405
+
+
+def test_persisted_outputs_are_described_and_downloaded_never_unpickled(client, session):
+    ex, _ = session
+    (persisted,) = client.get("/api/experiments/dash/trials/1").json()["persisted"]
+    assert persisted["step"] == "features"
+    assert persisted["repr"] == f"<pickled list, {persisted['bytes']} bytes>"
+    download = client.get("/api/experiments/dash/trials/1/persisted/features")
+    assert download.headers["content-disposition"] == 'attachment; filename="dash-1-features.pkl"'
+    assert pickle.loads(download.content) == ex.get_persisted("features", 1) == [1, 1, 1]
+    assert client.get("/api/experiments/dash/trials/1/persisted/nothing").status_code == 404
+
+
 def test_writes_must_be_json_from_the_same_origin(client):
     form = client.post("/api/experiments/dash/trials/1/labels", data={"note": "x"})
     assert form.status_code == 403
@@ -206,3 +234,17 @@ def test_stop_frees_the_port_and_a_taken_port_is_a_clear_error(session):
 def test_start_dashboard_needs_a_backend():
     with pytest.raises(TypeError, match="needs an xptrack Backend"):
         start_dashboard("not a backend", blocking=False)
+
+
+def test_the_local_default_store_is_every_experiment_under_xptrack_cache():
+    import xptrack
+
+    first = xptrack.Experiment("first", capture_environment=False)
+    xptrack.Experiment("second", capture_environment=False)
+    dashboard = first.start_dashboard(port=0, blocking=False)
+    try:
+        answer = httpx.get(dashboard.url + "api/experiments", timeout=10).json()
+    finally:
+        dashboard.stop()
+    assert answer["default"] == "first"
+    assert [row["id"] for row in answer["experiments"]] == ["first", "second"]

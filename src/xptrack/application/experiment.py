@@ -296,9 +296,16 @@ class Experiment:
         Blocks until Ctrl-C when run from a script; inside Jupyter/IPython (or with
         ``blocking=False``) returns a handle with ``url`` and ``stop()``. Bound to this
         machine only unless ``host`` says otherwise."""
+        from xptrack.application.bootstrap import store_backend
         from xptrack.application.dashboard import start_dashboard
 
-        return start_dashboard(self.backend, self.id, host=host, port=port, blocking=blocking)
+        # The local default's store is xptrack_cache/ (every experiment in it), not the
+        # one folder this experiment lives in.
+        default = store_backend(None)
+        backend_of = getattr(default, "backend_of", None)
+        is_default = callable(backend_of) and backend_of(self.id) == self.backend
+        whole = default if is_default else self.backend
+        return start_dashboard(whole, self.id, host=host, port=port, blocking=blocking)
 
     # --- managing trials: delete, tag, note (use-cases in application.management) ---------
 

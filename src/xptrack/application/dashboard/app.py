@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -32,9 +32,6 @@ from xptrack.domain.errors import InvalidArgument, NotFoundError, XptrackError
 from xptrack.domain.names import validate_name, validate_trial_id
 from xptrack.ports.repositories import Backend, ExperimentStore
 
-if TYPE_CHECKING:
-    from xptrack.application.experiment import Experiment
-
 logger = logging.getLogger(__name__)
 
 
@@ -46,12 +43,10 @@ class StoreView:
         self.experiment_id = experiment_id
         self._lock = threading.Lock()
         self._stores: dict[str, tuple[ExperimentStore, TrialTable]] = {}
-        self._experiments: dict[str, Experiment] = {}
 
     def experiment_ids(self) -> list[str]:
-        """Every experiment of the store (the one the dashboard opened on first)."""
-        listing = getattr(self.backend, "list_experiments", None)
-        ids = list(listing()) if callable(listing) else []
+        """Every experiment of the store (the one the dashboard opened on too)."""
+        ids = self.backend.list_experiments()
         if self.experiment_id is not None and self.experiment_id not in ids:
             ids.insert(0, self.experiment_id)
         return ids
@@ -67,18 +62,6 @@ class StoreView:
                 store = self.backend.open(experiment_id)
                 self._stores[experiment_id] = (store, TrialTable(store))
             return self._stores[experiment_id]
-
-    def experiment(self, experiment_id: str) -> Experiment:
-        """The facade of an experiment, for the use-cases the dashboard shares (tags, diff)."""
-        from xptrack.application.experiment import Experiment
-
-        self.open(experiment_id)
-        with self._lock:
-            if experiment_id not in self._experiments:
-                self._experiments[experiment_id] = Experiment(
-                    experiment_id, self.backend, capture_environment=False
-                )
-            return self._experiments[experiment_id]
 
     def close(self) -> None:
         """Close every store opened."""
@@ -168,7 +151,7 @@ def build_app(view: StoreView, hosts: frozenset[str]) -> Starlette:
         experiment_id = request.path_params["experiment"]
         store, _ = view.open(experiment_id)
         a, b = (parse_ids(request.query_params.get(name, ""), name) for name in ("a", "b"))
-        return _json(trial_diff(store, view.experiment(experiment_id), a[0], b[0]))
+        return _json(trial_diff(store, a[0], b[0]))
 
     async def labels(request: Request) -> Response:
         experiment_id = request.path_params["experiment"]
@@ -180,10 +163,9 @@ def build_app(view: StoreView, hosts: frozenset[str]) -> Starlette:
 
     def _labels(experiment_id: str, request: Request, body: Any) -> Response:
         try:
-            view.open(experiment_id)
-            trial_id = _trial_id(request)
-            change_labels(view.experiment(experiment_id), trial_id, body)
             store, table = view.open(experiment_id)
+            trial_id = _trial_id(request)
+            change_labels(store, trial_id, body)
             table.forget(trial_id)
             return _json(trial_detail(store, trial_id))
         except XptrackError as error:

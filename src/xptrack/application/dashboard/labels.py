@@ -1,64 +1,51 @@
-"""The dashboard's uses of the experiment's own calls: tags and note (its only writes), diff."""
+"""The use-cases the dashboard shares: tags and note (its only writes), and the diff."""
 
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from xptrack.application import management
 from xptrack.application.dashboard.trial_page import record_fields
 from xptrack.domain.errors import InvalidArgument, NotFoundError
 from xptrack.ports.repositories import ExperimentStore
 
-if TYPE_CHECKING:
-    from xptrack.application.experiment import Experiment
-
 _FIELDS = ("add_tags", "remove_tags", "note")
 
 
-def change_labels(experiment: Experiment, trial_id: int, body: Any) -> None:
-    """Apply ``{"add_tags": [...], "remove_tags": [...], "note": "..."}`` to a trial, through
-    ``ex.tag``, ``ex.untag`` and ``ex.note``."""
+def change_labels(store: ExperimentStore, trial_id: int, body: Any) -> None:
+    """Apply ``{"add_tags": [...], "remove_tags": [...], "note": "..."}`` to a trial, in one
+    atomic change (the use-case behind ``ex.tag``, ``ex.untag`` and ``ex.note``)."""
     if not isinstance(body, dict) or not set(body) <= set(_FIELDS):
         raise InvalidArgument(f"labels must be a JSON object with keys {', '.join(_FIELDS)}")
-    add, remove = _tags(body, "add_tags"), _tags(body, "remove_tags")
-    note = body.get("note")
-    if note is not None and not isinstance(note, str):
-        raise InvalidArgument(f"note must be text; got {type(note).__name__}")
-    tag, untag, set_note = (getattr(experiment, name, None) for name in ("tag", "untag", "note"))
-    if not (callable(tag) and callable(untag) and callable(set_note)):
-        raise NotFoundError("this version of xptrack cannot label trials (no ex.tag / ex.note)")
-    if add:
-        tag(trial_id, *add)
-    if remove:
-        untag(trial_id, *remove)
-    if note is not None:
-        set_note(trial_id, note)
+    store.get_trial(trial_id)  # NotFoundError, saying so, for a trial that is not there
+    management.change_labels(
+        store,
+        trial_id,
+        add_tags=_tags(body, "add_tags"),
+        remove_tags=_tags(body, "remove_tags"),
+        note=body.get("note"),
+    )
 
 
-def _tags(body: dict[str, Any], name: str) -> list[str]:
+def _tags(body: dict[str, Any], name: str) -> list[Any]:
     tags = body.get(name, [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise InvalidArgument(f"{name} must be a list of texts; got {tags!r:.80}")
-    return [t.strip() for t in tags if t.strip()]
+    if not isinstance(tags, list):
+        raise InvalidArgument(f"{name} must be a list of tags; got {tags!r:.80}")
+    return [t.strip() if isinstance(t, str) else t for t in tags]
 
 
-def trial_diff(store: ExperimentStore, experiment: Experiment, a: int, b: int) -> dict[str, Any]:
-    """``ex.diff(a, b).to_dict()``, with both trials' records to show side by side."""
+def trial_diff(store: ExperimentStore, a: int, b: int) -> dict[str, Any]:
+    """The diff of trials ``a`` and ``b``, with both trials' records to show side by side."""
     records = {str(tid): record_fields(store.get_trial(tid)) for tid in (a, b)}
-    answer: dict[str, Any] = {"a": a, "b": b, "trials": records}
-    diff = getattr(experiment, "diff", None)
-    if callable(diff):
-        answer["diff"] = diff(a, b).to_dict()
-    else:
-        answer["diff"] = {"code": _code_diff(experiment, a, b)}
-    return answer
+    return {"a": a, "b": b, "trials": records, "diff": {"code": _code_diff(store, a, b)}}
 
 
-def _code_diff(experiment: Experiment, a: int, b: int) -> str:
+def _code_diff(store: ExperimentStore, a: int, b: int) -> str:
     texts = []
     for trial_id in (a, b):
         try:
-            texts.append(experiment.get_code(trial_id))
+            texts.append(store.load_code(trial_id))
         except NotFoundError:
             texts.append("")
     lines = difflib.unified_diff(

@@ -90,11 +90,8 @@ def _metrics(store: ExperimentStore, trial_id: int) -> list[dict[str, Any]]:
 
 
 def _persisted(store: ExperimentStore, trial_id: int) -> list[dict[str, Any]]:
-    list_persisted = getattr(store, "list_persisted", None)
-    if not callable(list_persisted):
-        return []
     found = []
-    for step in list_persisted(trial_id):
+    for step in store.list_persisted(trial_id):
         data = _optional(lambda step=step: store.load_persisted(step, trial_id))  # type: ignore[misc]
         if data is not None:
             found.append({"step": step, "repr": describe_pickle(data), "bytes": len(data)})
