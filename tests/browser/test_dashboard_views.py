@@ -27,9 +27,9 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = os.environ.get("XPTRACK_SCREENSHOTS")
 
 
-def shoot(page, name: str, tmp_path: Path) -> None:
+def shoot(page, name: str, tmp_path: Path, full_page: bool = True) -> None:
     folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
-    page.screenshot(path=str(folder / f"dashboard-{name}.png"), full_page=True)
+    page.screenshot(path=str(folder / f"dashboard-{name}.png"), full_page=full_page)
 
 
 def trial_ids(page) -> list[int]:
@@ -115,10 +115,11 @@ def test_two_selected_trials_overlay_as_two_series_with_a_legend(page, small, tm
     page.check("#log-scale")
     page.locator("#parallel").wait_for()
     page.locator("#diff table").wait_for()
+    page.set_viewport_size({"width": 1400, "height": 1800})  # the whole view, hover kept
     box = chart.locator(".u-over").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 4, box["y"] + box["height"] / 2)
     expect(chart.locator(".u-legend .u-series .u-value").nth(1)).not_to_have_text("--")
-    shoot(page, "compare", tmp_path)
+    shoot(page, "compare", tmp_path, full_page=False)
 
 
 def test_a_failed_trial_shows_its_error_traceback_output_and_steps(page, small, tmp_path):

@@ -147,7 +147,9 @@ def test_diff_shows_both_trials(client):
     answer = client.get("/api/experiments/dash/diff", params={"a": 1, "b": 4}).json()
     assert answer["trials"]["1"]["parameters"] == {"a": 1}
     assert answer["trials"]["4"]["status"] == "failed"
-    assert "diff" in answer
+    assert answer["diff"]["parameters"] == {"a": {"a": 1, "b": 0}}
+    assert answer["diff"]["status"] == {"a": "finished", "b": "failed"}
+    assert answer["diff"]["code"] == {}
 
 
 def test_unknown_experiments_and_trials_are_404_and_nothing_is_created(client):

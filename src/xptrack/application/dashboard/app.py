@@ -151,7 +151,7 @@ def build_app(view: StoreView, hosts: frozenset[str]) -> Starlette:
         experiment_id = request.path_params["experiment"]
         store, _ = view.open(experiment_id)
         a, b = (parse_ids(request.query_params.get(name, ""), name) for name in ("a", "b"))
-        return _json(trial_diff(store, a[0], b[0]))
+        return _json(trial_diff(store, experiment_id, a[0], b[0]))
 
     async def labels(request: Request) -> Response:
         experiment_id = request.path_params["experiment"]

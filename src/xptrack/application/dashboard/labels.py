@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from xptrack.application import management
 from xptrack.application.dashboard.trial_page import record_fields
-from xptrack.domain.errors import InvalidArgument, NotFoundError
+from xptrack.application.diff import diff_trials
+from xptrack.domain.errors import InvalidArgument
 from xptrack.ports.repositories import ExperimentStore
 
 _FIELDS = ("add_tags", "remove_tags", "note")
@@ -35,23 +35,8 @@ def _tags(body: dict[str, Any], name: str) -> list[Any]:
     return [t.strip() if isinstance(t, str) else t for t in tags]
 
 
-def trial_diff(store: ExperimentStore, a: int, b: int) -> dict[str, Any]:
-    """The diff of trials ``a`` and ``b``, with both trials' records to show side by side."""
+def trial_diff(store: ExperimentStore, experiment_id: str, a: int, b: int) -> dict[str, Any]:
+    """``ex.diff(a, b).to_dict()`` (the diff use-case), with both trials' records beside it."""
     records = {str(tid): record_fields(store.get_trial(tid)) for tid in (a, b)}
-    return {"a": a, "b": b, "trials": records, "diff": {"code": _code_diff(store, a, b)}}
-
-
-def _code_diff(store: ExperimentStore, a: int, b: int) -> str:
-    texts = []
-    for trial_id in (a, b):
-        try:
-            texts.append(store.load_code(trial_id))
-        except NotFoundError:
-            texts.append("")
-    lines = difflib.unified_diff(
-        texts[0].splitlines(keepends=True),
-        texts[1].splitlines(keepends=True),
-        fromfile=f"trial {a}",
-        tofile=f"trial {b}",
-    )
-    return "".join(lines)
+    diff = diff_trials(store, experiment_id, a, b).to_dict()
+    return {"a": a, "b": b, "trials": records, "diff": diff}
