@@ -316,4 +316,5 @@ def decode_metric_chunk(text: str | bytes) -> MetricSeries:
         raise CorruptRecord(f"stored metric chunk is not in xptrack's format: {error}") from error
     if not (isinstance(epochs, list) and isinstance(values, list)) or len(epochs) != len(values):
         raise CorruptRecord("stored metric chunk has epochs and values of different lengths")
-    return MetricSeries(epochs, [float(v) for v in values])
+    # Integer values come back as ints (JSON keeps them apart from floats), the rest as floats.
+    return MetricSeries(epochs, [v if type(v) is int else float(v) for v in values])

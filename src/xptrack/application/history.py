@@ -61,9 +61,8 @@ def metric_frame(series_by_trial: dict[int, MetricSeries]) -> pd.DataFrame:
     """Index ``Epoch``, one column per trial id. A repeated epoch keeps its last value."""
     columns = {}
     for trial_id, series in series_by_trial.items():
-        column = pd.Series(
-            series.values, index=pd.Index(series.epochs, name="Epoch"), dtype="float64"
-        )
+        # dtype inferred: a metric of integers reads as int64, as in daskperiment.
+        column = pd.Series(series.values, index=pd.Index(series.epochs, name="Epoch"))
         columns[trial_id] = column[~column.index.duplicated(keep="last")]
     frame = pd.concat(columns, axis=1).sort_index()
     frame.columns.name = "Trial ID"

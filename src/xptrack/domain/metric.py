@@ -20,6 +20,7 @@ class MetricSeries:
     """
 
     epochs: list[int] = attrs.Factory(list)
+    #: Integers stay ``int`` (through every store), other values are ``float``.
     values: list[float] = attrs.Factory(list)
 
     def __len__(self) -> int:
@@ -53,9 +54,12 @@ def check_epoch(epoch: Any) -> int:
 
 
 def check_metric_value(value: Any) -> float:
-    """Return ``value`` as a float (ints, numpy numbers, NaN and infinities accepted)."""
+    """Return ``value`` as an int when it is an integer (as daskperiment kept them), else as a
+    float (numpy numbers, NaN and infinities accepted)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidArgument(
             f"metric value must be a real number; got {type(value).__name__} {value!r}"
         )
+    if isinstance(value, numbers.Integral):
+        return int(value)
     return float(value)
