@@ -29,7 +29,7 @@ SCHEMES: dict[str, tuple[str, str]] = {
     "memory": ("xptrack.adapters.memory:MemoryBackend", ""),
 }
 ACCEPTED = (
-    "None (local files in xptrack_cache/<id>), a pathlib.Path (local files there), "
+    "None or 'local' (local files in xptrack_cache/<id>), a pathlib.Path (local files there), "
     "'redis://…', 'rediss://…' or 'unix://…' URIs or a redis.ConnectionPool, "
     "'mongodb://host:port/database' or a pymongo Database, 'memory://name', "
     "or an xptrack Backend"
@@ -38,7 +38,7 @@ ACCEPTED = (
 
 def open_backend(backend: Any, experiment_id: str) -> Backend:
     """The :class:`Backend` that ``backend`` (the ``Experiment`` argument) names."""
-    if backend is None:
+    if backend is None or (isinstance(backend, str) and backend == "local"):  # daskperiment's
         from xptrack.adapters.local import LocalBackend
 
         return LocalBackend(DEFAULT_ROOT / experiment_id)

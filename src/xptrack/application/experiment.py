@@ -15,7 +15,7 @@ from xptrack.application.runner import TrialRunner
 from xptrack.application.runtime import StepKind, StoreHandle
 from xptrack.application.steps import Parameter, Step, StepCall
 from xptrack.application.trials import TrialRecorder
-from xptrack.domain.environment import CATEGORY_FORMATS, EnvironmentSnapshot
+from xptrack.domain.environment import CATEGORY_ALIASES, CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.errors import (
     InvalidArgument,
     NotFoundError,
@@ -274,10 +274,12 @@ class Experiment:
     def get_environment(self, trial_id: int | None = None, category: str | None = None) -> Any:
         """The environment of trial ``trial_id`` (now, when None): a dict of categories, or one
         category (a dict for JSON ones, text for the others)."""
+        category = CATEGORY_ALIASES.get(category, category) if category is not None else None
         if category is not None and category not in CATEGORY_FORMATS:
             raise InvalidArgument(
-                f"unknown environment category {category!r}; "
-                f"accepted: {', '.join(CATEGORY_FORMATS)}"
+                f"unknown environment category {category!r}; accepted: "
+                f"{', '.join(CATEGORY_FORMATS)} (and {', '.join(CATEGORY_ALIASES)}: "
+                "daskperiment's names)"
             )
         snapshot = self._environment(trial_id)
         if category is not None:

@@ -17,8 +17,9 @@ class CodeContext:
 
     @property
     def text(self) -> str:
-        """All sources as one text, the way ``get_code`` shows and the store keeps it."""
-        return "\n".join(source.rstrip("\n") + "\n" for source in self.sources.values())
+        """All sources as one text, the way ``get_code`` shows and the store keeps it: two
+        blank lines between steps, in definition order (as daskperiment wrote it)."""
+        return "\n\n".join(source.rstrip("\n") + "\n" for source in self.sources.values())
 
     def changed_steps(self, previous_text: str) -> list[str]:
         """Steps whose current source does not appear in the previous trial's code text."""

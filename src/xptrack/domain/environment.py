@@ -22,6 +22,8 @@ CATEGORY_FORMATS: Mapping[str, str] = {
     "requirements": "txt",
 }
 CATEGORIES: tuple[str, ...] = tuple(CATEGORY_FORMATS)
+#: daskperiment's names of categories -> ours.
+CATEGORY_ALIASES: Mapping[str, str] = {"platform": "device"}
 
 
 def as_text_mapping(value: Mapping[str, str]) -> dict[str, str]:
