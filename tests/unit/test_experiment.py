@@ -147,15 +147,18 @@ def test_decorators_work_with_and_without_parentheses(make_experiment):
     assert one.__name__ == "one" and "return 1" in ex.get_code()
 
 
-def test_compute_needs_the_result_step(make_experiment):
+def test_a_trial_needs_the_result_step_and_a_plain_call_computes_unrecorded(make_experiment):
     ex = make_experiment()
 
     @ex
     def plain():
         return 1
 
+    assert plain().compute() == 1 and ex.trial_id == 0
     with pytest.raises(InvalidArgument, match=r"@ex\.result"):
-        plain().compute()
+        ex.run_trial(plain())
+    with pytest.raises(InvalidArgument, match=r"@ex\.result"):
+        ex.run_trials(plain(), [{}])
 
 
 def test_building_a_graph_runs_nothing(make_experiment):

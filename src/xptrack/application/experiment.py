@@ -153,6 +153,15 @@ class Experiment:
     def _define(self, func: StepFunction, kind: StepKind) -> Step:
         return self._definition.define(Step(self, func, kind))
 
+    def step_definition(self, name: str) -> Step:
+        """The step named ``name`` as last defined (a redefinition replaces it)."""
+        try:
+            return self._definition.steps[name]
+        except KeyError:
+            raise NotFoundError(
+                f"no step {name!r} in experiment {self.id!r}; steps: {list(self._definition.steps)}"
+            ) from None
+
     def get_code(self, trial_id: int | None = None) -> str:
         """Source of every step (decorators included) as one text: now, or as in ``trial_id``."""
         if trial_id is None:

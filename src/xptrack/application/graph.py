@@ -22,13 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
-from dask._task_spec import Task, TaskRef, parse_input
+from dask._task_spec import GraphNode, Task, TaskRef, parse_input
 from dask.base import compute, get_scheduler
 from dask.callbacks import Callback
 from dask.delayed import Delayed
 from dask.threaded import get as threaded_get
 
 from xptrack.application import runtime
+from xptrack.application.lazy import LazyOperation, is_collection, merge_collection
 from xptrack.application.runtime import StepSpec, TrialContext
 from xptrack.application.steps import Parameter, StepCall
 
@@ -43,7 +44,7 @@ class TrialGraph:
     """The tasks of one trial; ``key`` computes to its result step's outcome."""
 
     key: str
-    tasks: dict[str, Task]
+    tasks: dict[Any, GraphNode]
 
     def as_delayed(self) -> Delayed:
         """The graph as a dask collection (for ``dask.compute`` and distributed)."""
@@ -51,7 +52,8 @@ class TrialGraph:
 
 
 class GraphBuilder:
-    """Converts the nodes of one trial (step calls, parameters, containers) into tasks."""
+    """Converts the nodes of one trial (step calls, parameters, operations on them,
+    containers, dask collections) into tasks."""
 
     def __init__(
         self, context: TrialContext, specs: Mapping[str, StepSpec], values: Mapping[str, Any]
@@ -59,7 +61,7 @@ class GraphBuilder:
         self.context = context
         self.specs = specs
         self.values = values
-        self.tasks: dict[str, Task] = {}
+        self.tasks: dict[Any, GraphNode] = {}
         self._keys: dict[int, str] = {}
         # Keys must be unique on a scheduler shared by several experiments (or stores, or
         # clients): distributed runs a key once and hands its result to every graph naming it.
@@ -78,10 +80,19 @@ class GraphBuilder:
             return TaskRef(key)
         if isinstance(node, Parameter):
             return self.values[node.name]
+        if isinstance(node, LazyOperation):  # a + 1, call[0], call.attr, call.method(x)
+            key = self._keys.get(id(node))
+            if key is None:
+                key, self.tasks[key] = node.trial_task(self.convert, self.new_key)
+                self._keys[id(node)] = key
+            return TaskRef(key)
         if type(node) in (list, tuple):
             return type(node)(self.convert(item) for item in node)
         if type(node) is dict:
             return {key: self.convert(value) for key, value in node.items()}
+        if is_collection(node):  # a dask.delayed, array or dataframe: computed in the trial
+            suffix = f"{self.context.trial_id}-{self._token}"
+            return merge_collection(node, self.tasks, self.convert, suffix)
         return node
 
     def step_task(self, call: StepCall) -> str:

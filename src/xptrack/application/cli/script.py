@@ -96,38 +96,50 @@ def run_one_trial(call: StepCall, tokens: Sequence[str], seed: int | None) -> An
 # --- xptrack run / rerun: a script that only builds the graph ------------------------------
 
 
-def load_script(script: Path) -> dict[str, Any]:
-    """Run ``script`` as a module (not as ``__main__``: its ``ex.main`` stays off); its globals."""
+def load_script(script: Path) -> tuple[dict[str, Any], list[tuple[StepCall, str]]]:
+    """Run ``script`` as a module (not as ``__main__``: its ``ex.main`` stays off); its globals
+    and the result calls it built, bound to a name or not, with where (``file:line``)."""
+    from xptrack.application.steps import remembering_result_calls
+
     if not script.is_file():
         raise click.BadParameter(f"script {str(script)!r} does not exist", param_hint="SCRIPT")
     sys.path.insert(0, str(script.resolve().parent))
-    return runpy.run_path(str(script), run_name="__xptrack_run__")
+    with remembering_result_calls() as built:
+        namespace = runpy.run_path(str(script), run_name="__xptrack_run__")
+    return namespace, built
 
 
-def find_result_call(namespace: dict[str, Any], wanted: str | None) -> tuple[str, StepCall]:
+def find_result_call(
+    namespace: dict[str, Any], wanted: str | None, built: Sequence[tuple[StepCall, str]] = ()
+) -> tuple[str, StepCall]:
     """The call of an ``@ex.result`` step the script built: the one named ``wanted``, or the
-    only one (the one place that decides it, so that finding calls differently is one change)."""
-    from xptrack.application.runtime import StepKind
+    only one, bound to a name or not (``built``: daskperiment's example scripts end with a
+    bare ``calculate_score(d)``). The one place that decides it."""
     from xptrack.application.steps import StepCall
 
     calls = {
         name: value
         for name, value in namespace.items()
-        if isinstance(value, StepCall)
-        and value.experiment._steps[value.step].kind is StepKind.RESULT
+        if isinstance(value, StepCall) and value.is_result
     }
     if wanted is not None:
         if wanted not in calls:
             found = ", ".join(sorted(calls)) or "none"
             raise click.UsageError(f"no result-step call named {wanted!r}; found: {found}")
         return wanted, calls[wanted]
-    if len(calls) != 1:
-        found = ", ".join(sorted(calls)) or "none"
+    names = {id(call): name for name, call in calls.items()}
+    candidates = {
+        id(call): (names.get(id(call), f"{call.step}(...) at {where}"), call)
+        for call, where in built
+    }
+    candidates.update({id(call): (name, call) for name, call in calls.items()})
+    if len(candidates) != 1:
+        found = ", ".join(label for label, _ in candidates.values()) or "none"
         raise click.UsageError(
-            "the script must build exactly one call of an @ex.result step at module level "
-            f"(found: {found}); name the one to run with --result NAME"
+            f"the script must build exactly one call of an @ex.result step (found: {found}); "
+            "bind the one to run to a name and pass --result NAME"
         )
-    return next(iter(calls.items()))
+    return next(iter(candidates.values()))
 
 
 _SCRIPT_SETTINGS = {"ignore_unknown_options": True, "allow_interspersed_args": False}
@@ -142,7 +154,8 @@ def run(wanted: str | None, script: Path, arguments: tuple[str, ...]) -> None:
 
     `xptrack run SCRIPT --help` lists the experiment's parameters.
     """
-    _, call = find_result_call(load_script(script), wanted)
+    namespace, built = load_script(script)
+    _, call = find_result_call(namespace, wanted, built)
     command = trial_command(call, f"xptrack run {script}")
     command.main(args=list(arguments), prog_name=f"xptrack run {script}", standalone_mode=False)
 
@@ -157,7 +170,8 @@ def rerun(wanted: str | None, script: Path, n: int) -> None:
     Exits 0 when the result and persisted outputs are bit-identical, 1 when not (with the
     diff that explains it).
     """
-    _, call = find_result_call(load_script(script), wanted)
+    namespace, built = load_script(script)
+    _, call = find_result_call(namespace, wanted, built)
     report = call.experiment.rerun(n, call)
     click.echo(str(report))
     if not report.identical:
