@@ -330,8 +330,8 @@ CASES = [
     ),
     # what a trial is asked to run
     case(
-        "compute a plain step",
-        lambda w: w.prepare(1).compute(),
+        "sweep a plain step",  # (a plain step's own compute() gives its value: test_compose)
+        lambda w: w.ex.run_trials(w.prepare(1), [{}]),
         InvalidArgument,
         "'prepare'",
         r"@ex\.result",

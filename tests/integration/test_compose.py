@@ -10,7 +10,7 @@ import dask.array as da
 import pytest
 
 import xptrack
-from xptrack.application.lazy import NeedsATrial
+from xptrack.errors import NeedsATrial
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

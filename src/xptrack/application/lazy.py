@@ -29,16 +29,12 @@ from dask.delayed import optimize as delayed_optimize
 from dask.threaded import get as threaded_get
 
 from xptrack.application.runtime import StepFailure, StepOutput, format_error, unwrap
-from xptrack.domain.errors import TrialStateError
+from xptrack.domain.errors import NeedsATrial
 
 Key = Any
 #: Turns a lazy value (or anything a step is given) into what a task of a graph holds.
 Convert = Callable[[Any], Any]
 _PLAIN = frozenset({int, float, str, bool, bytes, type(None), complex})
-
-
-class NeedsATrial(TrialStateError):
-    """A call of the ``@ex.result`` step was computed through dask, where no trial records it."""
 
 
 def new_key(label: str) -> str:

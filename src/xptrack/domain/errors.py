@@ -36,6 +36,10 @@ class TrialStateError(XptrackError, RuntimeError):
     """A call was made inside a trial that only works outside one, or the other way round."""
 
 
+class NeedsATrial(TrialStateError):
+    """A call of the ``@ex.result`` step was computed through dask, where no trial records it."""
+
+
 class StoreError(XptrackError):
     """The store failed to do what was asked."""
 
