@@ -104,6 +104,25 @@ def test_a_sweep_gives_each_trial_its_own_values_through_dask_delayed(ex):
     assert list(ex.get_history()["a"]) == [1, 2, 4]
 
 
+def test_a_failing_operation_fails_only_its_own_trial_of_a_sweep(ex):
+    s = build(ex)
+    call = s.report(s.pair(s.a, s.b)["items"][s.a])  # IndexError for a >= 2
+    outcomes = ex.run_trials(call, [{"a": 0}, {"a": 5}, {"a": 1}], errors="return")
+    assert outcomes[0] == [0] and outcomes[2] == [2]
+    assert isinstance(outcomes[1], IndexError)
+    history = ex.get_history()
+    assert list(history["Success"]) == [True, False, True]
+    assert history.loc[2, "Description"] == "IndexError: list index out of range"
+
+
+def test_steps_reached_through_dask_delayed_are_recorded_as_steps_of_the_trial(ex):
+    s = build(ex)
+    ex.set_parameters(a=1)
+    s.report(dask.delayed(lambda v: v * 2)(s.inc(s.a))).compute(seed=1)
+    record = ex.backend.open(ex.id).get_trial(1)  # (ex.get_trial(1).steps once it exists)
+    assert {step.name for step in record.steps} == {"inc", "report"}
+
+
 def test_parameters_and_plain_calls_compute_their_value_recording_nothing(ex):
     s = build(ex)
     ex.set_parameters(a=4)
