@@ -260,7 +260,7 @@ calculate_score(d)
 """
 
 
-def _xptrack_run(tmp_path, script_text: str, *arguments: str):
+def _xptrack_run(tmp_path, script_text: str, *arguments: str, options: tuple[str, ...] = ()):
     import pathlib
     import sys
 
@@ -269,7 +269,7 @@ def _xptrack_run(tmp_path, script_text: str, *arguments: str):
     script = tmp_path / "bare.py"
     script.write_text(script_text)
     command = str(pathlib.Path(sys.executable).with_name("xptrack"))
-    return run_command(command, "run", str(script), *arguments, cwd=tmp_path)
+    return run_command(command, "run", *options, str(script), *arguments, cwd=tmp_path)
 
 
 def test_xptrack_run_runs_a_bare_result_call(tmp_path):
@@ -285,7 +285,9 @@ def test_xptrack_run_with_several_result_calls_lists_them(tmp_path):
     assert "calculate_score(...) at " in done.stderr and "bare.py:17" in done.stderr
     assert "best" in done.stderr and "--result NAME" in done.stderr
     chosen = _xptrack_run(
-        tmp_path, BARE_SCRIPT + "best = calculate_score(prepare(b, b))\n", "--result", "best"
+        tmp_path,
+        BARE_SCRIPT + "best = calculate_score(prepare(b, b))\n",
+        options=("--result", "best"),
     )
     assert chosen.returncode == 0, chosen.stderr
     assert chosen.stdout.strip() == repr(2.5)
