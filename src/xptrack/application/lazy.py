@@ -288,7 +288,10 @@ def lazy_values_under(root: LazyValue) -> Iterator[LazyValue]:
         seen.add(id(node))
         yield node
         for argument in node.inputs():
-            stack.extend(inputs_of(argument))
+            if isinstance(argument, LazyValue):  # the common case, without a generator
+                stack.append(argument)
+            elif type(argument) not in _PLAIN:
+                stack.extend(inputs_of(argument))
 
 
 class UnrecordedGraph:
