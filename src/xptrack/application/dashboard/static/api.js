@@ -19,7 +19,13 @@ export function url(path, params) {
 }
 
 export async function get(path, params) {
-  return answer(await fetch(url(path, params), { headers: { Accept: "application/json" } }));
+  const target = url(path, params);
+  const early = window.xptrackEarly;
+  if (early && early.url === target) {  // started by early.js while the modules loaded
+    window.xptrackEarly = null;
+    return answer(await early.response);
+  }
+  return answer(await fetch(target, { headers: { Accept: "application/json" } }));
 }
 
 export async function post(path, body) {

@@ -9,12 +9,14 @@ export async function renderExperiments(root) {
     h("thead", null, h("tr", null, ["Experiment", "Trials", "Statuses", "Last activity"].map((t) => h("th", null, t)))),
     body);
   mount(root, h("h1", null, "Experiments"), table);
+  let loading = false;
   const refresh = async () => {
     const { experiments } = await get("/api/experiments");
+    loading = experiments.some((experiment) => experiment.loading);
     mount(body, experiments.length ? experiments.map(row) : h("tr", null, h("td", { colspan: 4, class: "muted" }, "No experiments in this store yet.")));
   };
   await refresh();
-  return poll(refresh, 5000);
+  return poll(refresh, () => (loading ? 1000 : 5000));
 }
 
 function row(experiment) {

@@ -16,9 +16,11 @@ export function poll(refresh, interval) {
         live.title = String(error.message || error);
       }
     }
-    if (!stopped) timer = setTimeout(tick, interval);
+    if (!stopped) timer = setTimeout(tick, delay());
   };
-  timer = setTimeout(tick, interval);
+  // ``interval``: milliseconds, or a function giving them (sooner while something loads).
+  const delay = typeof interval === "function" ? interval : () => interval;
+  timer = setTimeout(tick, delay());
   return () => {
     stopped = true;
     clearTimeout(timer);
