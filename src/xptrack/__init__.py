@@ -5,6 +5,7 @@
 """
 
 from xptrack.application.bootstrap import open_backend
+from xptrack.application.copy import copy_experiment
 from xptrack.application.experiment import Experiment
 from xptrack.application.management import delete_experiment, list_experiments
 from xptrack.application.runtime import step_rng
@@ -51,6 +52,7 @@ __all__ = [
     "UnknownParameter",
     "UnstorableValue",
     "XptrackError",
+    "copy_experiment",
     "delete_experiment",
     "list_experiments",
     "open_backend",

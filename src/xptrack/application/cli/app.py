@@ -44,10 +44,15 @@ def cli(context: click.Context, backend: str | None, verbose: bool) -> None:
 
 
 for command in (
+    inspect.list_command,
     inspect.history,
     inspect.show,
     inspect.diff,
     manage.export,
+    manage.copy,
+    manage.delete,
+    manage.tag,
+    manage.note,
     manage.dashboard,
     script.run,
     script.rerun,

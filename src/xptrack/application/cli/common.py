@@ -52,9 +52,20 @@ class Store:
         return self.given if "://" in self.given else Path(self.given)
 
     def experiment(self, experiment_id: str) -> Experiment:
-        """Open experiment ``experiment_id`` for reading or labelling (no environment probe)."""
+        """Open experiment ``experiment_id`` for reading or labelling (no environment probe);
+        a usage error when the store has none of that id (opening would create it)."""
+        from xptrack.application.bootstrap import store_backend
         from xptrack.application.experiment import Experiment
+        from xptrack.application.management import list_experiments
 
+        known = list_experiments(self.backend)
+        if experiment_id not in known:
+            where = store_backend(self.backend).location
+            raise click.BadParameter(
+                f"no experiment {experiment_id!r} in {where}; "
+                f"its experiments: {', '.join(known) or 'none'}",
+                param_hint="EXPERIMENT",
+            )
         return Experiment(experiment_id, self.backend, capture_environment=False)
 
 
@@ -77,14 +88,20 @@ def console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
-def frame_table(frame: pd.DataFrame, title: str | None = None, index: bool = True) -> Table:
-    """A rich table of ``frame`` with as many columns as the terminal fits, in order; the
-    columns left out are named in the caption (``--format csv`` has them all)."""
-    names = ([str(frame.index.name or "")] if index else []) + [str(c) for c in frame.columns]
+def frame_table(frame: pd.DataFrame, title: str | None = None) -> Table:
+    """A rich table of ``frame`` (its index first) that fits the terminal (see
+    :func:`rows_table`)."""
+    names = [str(frame.index.name or ""), *(str(c) for c in frame.columns)]
     rows = [
-        ([cell(trial_id)] if index else []) + [cell(value) for value in row]
+        [cell(trial_id), *(cell(value) for value in row)]
         for trial_id, row in zip(frame.index, frame.itertuples(index=False), strict=True)
     ]
+    return rows_table(names, rows, title)
+
+
+def rows_table(names: list[str], rows: list[list[str]], title: str | None = None) -> Table:
+    """A rich table with as many leading columns as the terminal fits at their natural width
+    (up to MAX_COLUMN_WIDTH); the columns left out are named in the caption."""
     widths = [
         min(max([len(name), *(len(row[i]) for row in rows)]), MAX_COLUMN_WIDTH)
         for i, name in enumerate(names)
@@ -136,6 +153,11 @@ def confirm(question: str, yes: bool) -> None:
     """Ask ``question`` (unless ``--yes``); stop the command with exit 1 when not confirmed."""
     if yes:
         return
-    if not click.confirm(question, default=False, err=True):
+    try:
+        confirmed = click.confirm(question, default=False, err=True)
+    except click.Abort:  # no answer (end of input): the same as no
+        click.echo("", err=True)
+        confirmed = False
+    if not confirmed:
         click.echo("Nothing deleted.", err=True)
         raise click.exceptions.Exit(1)

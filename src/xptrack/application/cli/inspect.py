@@ -1,4 +1,4 @@
-"""Reading commands: ``history``, ``show``, ``diff``."""
+"""Reading commands: ``ls``, ``history``, ``show``, ``diff``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from xptrack.application.cli.common import (
     console,
     frame_table,
     print_table,
+    rows_table,
     store_of,
 )
 
@@ -24,6 +25,36 @@ if TYPE_CHECKING:
     from xptrack.application.experiment import Experiment
 
 FORMATS = ("table", "csv", "json")
+
+
+@click.command(name="ls")
+@click.pass_context
+def list_command(context: click.Context) -> None:
+    """Experiments in the store, with trial counts and last activity."""
+    from xptrack.application.bootstrap import store_backend
+    from xptrack.application.management import list_experiments
+
+    store = store_of(context)
+    rows = [
+        [experiment_id, *activity(store.experiment(experiment_id).get_history(verbose=True))]
+        for experiment_id in list_experiments(store.backend)
+    ]
+    names = ["Experiment", "Trials", *STATUS_COLUMNS, "Last activity"]
+    print_table(rows_table(names, rows, f"Experiments in {store_backend(store.backend).location}"))
+
+
+STATUS_COLUMNS = ("Finished", "Failed", "Running", "Interrupted")
+
+
+def activity(history: pd.DataFrame) -> list[str]:
+    """Trial count, count per status, and the latest start or finish."""
+    import pandas as pd
+
+    counts = history["Status"].value_counts().to_dict() if len(history) else {}
+    per_status = [str(int(counts.get(status.lower(), 0))) for status in STATUS_COLUMNS]
+    moments = pd.concat([history["Started"], history["Finished"]]).dropna()
+    last = cell(moments.max()) if len(moments) else ""
+    return [str(len(history)), *per_status, last]
 
 
 @click.command()
@@ -58,7 +89,9 @@ def history(
     elif form == "json":
         click.echo(json.dumps(frame_records(frame), indent=1))
     else:
-        print_table(frame_table(frame, title=f"{experiment}: {len(frame)} trials"))
+        if "Tags" in frame.columns:
+            frame = frame.assign(Tags=[", ".join(tags) for tags in frame["Tags"]])
+        print_table(frame_table(frame, title=f"{experiment}: {len(frame)} trial(s)"))
 
 
 def select(
@@ -195,4 +228,4 @@ def metrics_table(ex: Experiment, trial: int) -> Table | None:
     return table
 
 
-__all__ = ["diff", "history", "show"]
+__all__ = ["diff", "history", "list_command", "show"]
