@@ -287,6 +287,8 @@ def test_ls_tag_note_and_delete_on_the_local_store(recorded):
         xptrack("history", "quickstart", "--full", "--format", "json", cwd=recorded).stdout
     )
     assert (rows[0]["Tags"], rows[0]["Note"]) == (["best"], "first try")
+    shown = xptrack("show", "quickstart", "1", cwd=recorded).stdout.splitlines()
+    assert "Tags:         best" in shown and "Note:         first try" in shown
     refused = xptrack("delete", "quickstart", "2", cwd=recorded)  # no answer on stdin: no
     assert refused.returncode == 1 and "Nothing deleted." in refused.stderr
     done = xptrack("delete", "quickstart", "2", "3", "--yes", cwd=recorded)

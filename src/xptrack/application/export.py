@@ -48,7 +48,7 @@ def export_history(
             f"accepted: {', '.join(FORMATS)}"
         )
     frame = with_metric_columns(history, store, progress)
-    writer(_plain(frame), target)
+    writer(plain_frame(frame), target)
     logger.info("Exported %d trials to %s", len(frame), target)
     return target
 
@@ -67,8 +67,9 @@ def with_metric_columns(
     return frame
 
 
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Seconds for durations, and text for values that are not plain scalars."""
+def plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for a file: seconds for durations, text for values that are not plain
+    scalars (JSON for lists and dicts, the repr of anything else)."""
     frame = frame.copy()
     for name in frame.columns:
         column = frame[name]

@@ -85,7 +85,9 @@ def history(
     frame = store_of(context).experiment(experiment).get_history(verbose=full)
     frame = select(frame, where, sort_by, desc, last)
     if form == "csv":
-        frame.to_csv(sys.stdout)
+        from xptrack.application.export import plain_frame
+
+        plain_frame(frame).to_csv(sys.stdout)
     elif form == "json":
         click.echo(json.dumps(frame_records(frame), indent=1))
     else:
@@ -182,6 +184,10 @@ def trial_lines(ex: Experiment, trial: int, row: pd.Series) -> list[str]:
     persisted = ex.list_persisted(trial)
     if persisted:
         lines.append(f"Persisted:    {', '.join(persisted)}")
+    if len(row["Tags"]):
+        lines.append(f"Tags:         {', '.join(row['Tags'])}")
+    if row["Note"]:
+        lines.append("Note:         " + "\n              ".join(str(row["Note"]).splitlines()))
     return lines
 
 
