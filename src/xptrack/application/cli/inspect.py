@@ -101,15 +101,9 @@ def select(
 ) -> pd.DataFrame:
     """``frame`` filtered by the pandas query ``where``, sorted, cut to the ``last`` rows."""
     if where:
-        try:
-            frame = frame.query(where)
-        except Exception as error:  # pandas raises many kinds for a bad expression
-            columns = ", ".join(map(str, frame.columns))
-            raise click.BadParameter(
-                f"{where!r} is not a query of this history ({type(error).__name__}: {error}); "
-                f"columns: {columns} (quote names with spaces in backticks: `Result Type`)",
-                param_hint="--where",
-            ) from None
+        from xptrack.application.where import apply_where
+
+        frame = apply_where(frame, where)
     if sort_by:
         if sort_by == frame.index.name:
             frame = frame.sort_index(ascending=not desc)
