@@ -123,6 +123,24 @@ def test_steps_reached_through_dask_delayed_are_recorded_as_steps_of_the_trial(e
     assert {step.name for step in record.steps} == {"inc", "report"}
 
 
+def test_a_dask_array_built_on_a_step_call_is_computed_in_the_trial(ex):
+    import numpy as np
+
+    n = ex.parameter("n")
+
+    @ex
+    def vector(n):
+        return np.arange(n)
+
+    @ex.result
+    def total(x):
+        return int(x.sum())
+
+    call = total(2 * da.from_delayed(vector(n), shape=(np.nan,), dtype=int))
+    assert ex.run_trials(call, [{"n": 3}, {"n": 5}]) == [6, 20]
+    assert list(ex.get_history()["n"]) == [3, 5]
+
+
 def test_parameters_and_plain_calls_compute_their_value_recording_nothing(ex):
     s = build(ex)
     ex.set_parameters(a=4)

@@ -22,7 +22,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from dask._expr import ProhibitReuse
-from dask._task_spec import DataNode, GraphNode, Task, TaskRef, convert_legacy_graph, parse_input
+from dask._task_spec import (
+    Alias,
+    DataNode,
+    GraphNode,
+    Task,
+    TaskRef,
+    _execute_subgraph,
+    convert_legacy_graph,
+    parse_input,
+)
 from dask.base import DaskMethodsMixin, is_dask_collection
 from dask.delayed import Delayed, single_key, unpack_collections
 from dask.delayed import optimize as delayed_optimize
@@ -352,8 +361,34 @@ def collection_graph(collection: Any) -> tuple[Key, dict[Key, GraphNode]]:
     ref, found = unpack_collections(collection)
     graph: dict[Key, GraphNode] = {}
     for part in found:
-        graph.update(convert_legacy_graph(dict(part.__dask_graph__())))
+        graph.update(_unfused(convert_legacy_graph(dict(part.__dask_graph__()))))
     return ref.key, graph
+
+
+def _unfused(graph: dict[Key, GraphNode]) -> dict[Key, GraphNode]:
+    """``graph`` with the fused subgraphs (dask.array's optimization) that hold tasks of lazy
+    values taken apart again, so that a trial can find those tasks and run its own."""
+    out: dict[Key, GraphNode] = {}
+    fused: list[tuple[Key, GraphNode]] = []
+    for key, task in graph.items():
+        subgraph = _reused(task)
+        if getattr(subgraph, "func", None) is _execute_subgraph:
+            fused.append((key, subgraph))
+        else:
+            out[key] = task
+    for key, subgraph in fused:
+        inner, outkey, inkeys, *dependencies = subgraph.args  # type: ignore[attr-defined]
+        tasks = _unfused(dict(inner))
+        if not lazy_values_in(tasks):
+            out[key] = graph[key]
+            continue
+        # The inner tasks replace the aliases dask left pointing at the fused task.
+        out.update(tasks)
+        for name, dependency in zip(inkeys, dependencies, strict=True):
+            if name != getattr(dependency, "key", name):
+                out[name] = Alias(name, dependency)
+        out[key] = Alias(key, outkey)
+    return out
 
 
 def lazy_values_in(graph: dict[Key, GraphNode]) -> dict[Key, LazyValue]:
@@ -367,12 +402,19 @@ def lazy_values_in(graph: dict[Key, GraphNode]) -> dict[Key, LazyValue]:
 
 
 def _evaluation(task: GraphNode) -> Evaluation | None:
-    """The Evaluation ``task`` runs, if any. dask.delayed copies the tasks of a collection
-    it is given under new keys, each as ``_identity(<the task>)``: those count too."""
-    function = getattr(task, "func", None)
-    if function is ProhibitReuse._identity and len(task.args) == 1:  # type: ignore[attr-defined]
-        function = getattr(task.args[0], "func", None)  # type: ignore[attr-defined]
+    """The Evaluation ``task`` runs, if any (see :func:`_reused`)."""
+    function = getattr(_reused(task), "func", None)
     return function if type(function) is Evaluation else None
+
+
+def _reused(task: GraphNode) -> GraphNode:
+    """The task ``task`` copies, if it is a copy: dask.delayed copies the tasks of a
+    collection it is given under new keys, each as ``_identity(<the task>)``."""
+    if getattr(task, "func", None) is ProhibitReuse._identity and len(task.args) == 1:  # type: ignore[attr-defined]
+        inner = task.args[0]  # type: ignore[attr-defined]
+        if isinstance(inner, GraphNode):
+            return inner
+    return task
 
 
 def merge_collection(
