@@ -108,6 +108,15 @@ def test_help_lists_every_command_and_python_m_is_the_same_program(tmp_path):
     assert version.returncode == 0 and version.stdout.strip() == "xptrack 0.1.0"
 
 
+def test_the_store_can_come_from_xptrack_backend(recorded):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "XPTRACK_BACKEND": "store"}
+    command = [str(pathlib.Path(sys.executable).with_name("xptrack")), "history", "quickstart"]
+    command += ["--format", "csv"]
+    done = subprocess.run(command, cwd=recorded, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 4  # the header and trials 1-3 of ./store
+
+
 def test_history_fits_the_terminal_and_filters_sorts_and_formats(recorded):
     done = xptrack("history", "quickstart", cwd=recorded, columns=60)
     assert done.returncode == 0, done.stderr

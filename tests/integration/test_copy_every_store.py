@@ -29,10 +29,28 @@ def xptrack_command(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProces
 
 def record_experiment(experiment_id: str, backend: Any) -> None:
     """Three trials (finished with tags, a note and a pickled parameter; failed, tagged;
-    finished), each with metrics, persisted outputs, code and environment."""
+    finished), each with metrics, persisted outputs, code, environment and captured output."""
     ex = xptrack.Experiment(experiment_id, backend=backend)
-    s = build_session(ex, epochs=20)
+    a = ex.parameter("a")
+    b = ex.parameter("b", default=2)
     ex.parameter("extra", default=None)  # recorded with every trial, used by no step
+
+    @ex
+    def prepare(a, b):
+        print("preparing", a, b)  # the trial's captured output
+        return a + b
+
+    @ex.persist
+    def features(s):
+        return [s] * 3
+
+    @ex.result
+    def score(s, f):
+        for i in range(20):
+            ex.save_metric("loss", epoch=i, value=1 / (i + s))
+        return 10 / s
+
+    s = score(prepare(a, b), features(prepare(a, b)))
     ex.set_parameters(a=1, extra={1, 2})  # a set has no JSON form: stored as a user pickle
     s.compute(seed=1)
     ex.set_parameters(a=-2, extra=None)
@@ -43,6 +61,7 @@ def record_experiment(experiment_id: str, backend: Any) -> None:
     ex.tag(1, "best", "baseline")
     ex.note(1, "the first one\nwith two lines")
     ex.tag(2, "broken")
+    assert "preparing 1 2" in store_backend(backend).open(experiment_id).load_output(1)
 
 
 def assert_same_experiment(a: ExperimentStore, b: ExperimentStore) -> None:
@@ -61,6 +80,14 @@ def assert_same_experiment(a: ExperimentStore, b: ExperimentStore) -> None:
             assert a.load_persisted(step, tid) == b.load_persisted(step, tid)
         assert_same_value(a.load_code(tid), b.load_code(tid), f"code {tid}")
         assert_same_value(a.load_environment(tid), b.load_environment(tid), f"environment {tid}")
+        assert_same_value(_output(a, tid), _output(b, tid), f"output {tid}")
+
+
+def _output(store: ExperimentStore, trial_id: int) -> str | None:
+    try:
+        return store.load_output(trial_id)
+    except xptrack.NotFoundError:
+        return None
 
 
 @pytest.fixture

@@ -90,7 +90,10 @@ def test_diff_of_an_unknown_trial_names_it(two_trials):
 
 def test_export_writes_history_and_last_metric_values_in_every_format(two_trials, tmp_path):
     ex, _ = two_trials
-    csv = pd.read_csv(ex.export(tmp_path / "h.csv"), index_col="Trial ID")
+    progress = []
+    written = ex.export(tmp_path / "h.csv", lambda done, total: progress.append((done, total)))
+    assert progress == [(1, 2), (2, 2)]
+    csv = pd.read_csv(written, index_col="Trial ID")
     assert list(csv.index) == [1, 2] and csv.loc[1, "loss"] == pytest.approx(1 / (4 + 3))
     assert pd.isna(csv.loc[2, "loss"])  # trial 2's result step saved no metric
     assert csv.loc[2, "b"] == 3 and csv.loc[1, "Process Time"] > 0
