@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import click
 
-from xptrack.application.cli import inspect, manage, script
+from xptrack.application.cli import inspect, manage, script, show
 from xptrack.application.cli.common import BACKEND_ENV, Store, quiet_logging
 from xptrack.application.cli.errors import invoke
 
@@ -46,7 +46,7 @@ def cli(context: click.Context, backend: str | None, verbose: bool) -> None:
 for command in (
     inspect.list_command,
     inspect.history,
-    inspect.show,
+    show.show,
     inspect.diff,
     manage.export,
     manage.copy,
