@@ -32,7 +32,12 @@ from pymongo.errors import DuplicateKeyError
 
 # Re-exported (``X as X``): these were public names of this module before it was split.
 from xptrack.adapters.mongo_connection import DEFAULT_TIMEOUT_MS as DEFAULT_TIMEOUT_MS
-from xptrack.adapters.mongo_connection import DRIVER_ERRORS, ErrorTranslator, named_database
+from xptrack.adapters.mongo_connection import (
+    DRIVER_ERRORS,
+    ErrorTranslator,
+    insert_once,
+    named_database,
+)
 from xptrack.adapters.mongo_connection import shared_client as shared_client
 from xptrack.adapters.mongo_connection import uri_of_client as uri_of_client
 from xptrack.adapters.mongo_documents import INDEXES as INDEXES
@@ -275,7 +280,7 @@ class MongoExperimentStore(ExperimentStore):
             )
             for i, (tid, key, part) in enumerate(chunks)
         ]
-        self._collection.insert_many(documents, ordered=True)
+        insert_once(self._collection, documents)  # a repeated send stores nothing twice
 
     @_driver_errors("loading a metric")
     def load_metric(self, trial_id: int, key: str) -> MetricSeries:
@@ -305,8 +310,9 @@ class MongoExperimentStore(ExperimentStore):
         key = {"category": "persist", "step": step, "trial_id": trial_id}
         if len(pieces) > 1:
             chunk_key = {**key, "category": "persist_chunk", "version": version}
-            self._ready().insert_many(
-                [self._document(chunk_key, seq=i, data=p) for i, p in enumerate(pieces[1:], 1)]
+            insert_once(
+                self._ready(),
+                [self._document(chunk_key, seq=i, data=p) for i, p in enumerate(pieces[1:], 1)],
             )
         head = self._document(key, version=version, chunks=len(pieces), data=pieces[0])
         update = set_remembering(head, replaced_version="version", replaced_chunks="chunks")

@@ -14,7 +14,14 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 from bson.errors import BSONError
 from pymongo import MongoClient, uri_parser
-from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.collection import Collection
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    ConnectionFailure,
+    OperationFailure,
+    PyMongoError,
+)
 
 from xptrack.adapters.mongo_documents import Document
 from xptrack.domain.errors import InvalidBackend, StoreError, StoreUnavailable, UnstorableValue
@@ -28,7 +35,15 @@ ACCEPTED_URIS = (
 )
 #: Fail fast on an unreachable server unless the URI asks otherwise.
 DEFAULT_TIMEOUT_MS = 3000
-_TIMEOUT_OPTIONS = ("serverSelectionTimeoutMS", "connectTimeoutMS")
+#: One operation's whole budget unless the URI sets ``timeoutMS`` (README "Faults"): the
+#: driver's client-side timeout covers server selection, connecting, every read of the reply
+#: and its own retry, so a server that stops answering fails each operation within it.
+OPERATION_TIMEOUT_MS = 4000
+_TIMEOUT_OPTIONS = {
+    "serverSelectionTimeoutMS": DEFAULT_TIMEOUT_MS,
+    "connectTimeoutMS": DEFAULT_TIMEOUT_MS,
+    "timeoutMS": OPERATION_TIMEOUT_MS,
+}
 #: URI options whose values are secrets, redacted wherever the URI is shown.
 SECRET_OPTIONS = frozenset({"tlscertificatekeyfilepassword", "authmechanismproperties"})
 #: MongoClient arguments with plain values that are not URI options (from_database).
@@ -150,7 +165,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def _client_options(uri: str) -> dict[str, Any]:
     given = {key.lower() for key, _ in parse_qsl(urlsplit(uri).query)}
-    return {name: DEFAULT_TIMEOUT_MS for name in _TIMEOUT_OPTIONS if name.lower() not in given}
+    return {name: ms for name, ms in _TIMEOUT_OPTIONS.items() if name.lower() not in given}
 
 
 def shared_client(uri: str) -> MongoClient[Document]:
@@ -171,6 +186,27 @@ def shared_client(uri: str) -> MongoClient[Document]:
         return client
 
 
+# --- writes a retry may repeat ----------------------------------------------------------------
+
+_DUPLICATE_KEY = 11000
+
+
+def insert_once(collection: Collection[Document], documents: list[Document]) -> None:
+    """Insert ``documents``, each at most once even when the driver sends them again.
+
+    Every document gets its ``_id`` before it is first sent (and chunks carry a unique
+    ``seq`` or ``version``), so a copy the server already applied is refused as a
+    duplicate key: that refusal means "already stored", and the others are inserted.
+    """
+    try:
+        collection.insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        if any(e.get("code") != _DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+            raise
+        if error.details.get("writeConcernErrors"):
+            raise
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 
@@ -184,6 +220,11 @@ class ErrorTranslator:
     def translate(self, error: Exception, action: str) -> StoreError:
         message = _scrub(str(error), self.uri)
         where = f"MongoDB at {self.location}"
+        if isinstance(error, PyMongoError) and error.timeout:
+            return StoreUnavailable(
+                f"{where} did not answer in time ({action}): {message}; the URI option "
+                "timeoutMS sets how long one operation may take"
+            )
         if isinstance(error, (ConnectionFailure, ConfigurationError)):
             return StoreUnavailable(f"{where} is unreachable ({action}): {message}")
         if isinstance(error, OperationFailure) and error.code in _AUTH_ERROR_CODES:

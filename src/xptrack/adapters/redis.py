@@ -38,6 +38,7 @@ from xptrack.adapters.redis_connection import PROBE_TIMEOUT as PROBE_TIMEOUT
 from xptrack.adapters.redis_connection import READ_TIMEOUT as READ_TIMEOUT
 from xptrack.adapters.redis_connection import SCHEMES as SCHEMES
 from xptrack.adapters.redis_connection import RedisConnection
+from xptrack.adapters.redis_scripts import append_once, new_batch_marker
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
     dump_json,
@@ -329,14 +330,15 @@ class RedisExperimentStore(ExperimentStore):
 
     @_redis_call("append metrics")
     def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
-        # One transaction for the whole batch: one round trip, and readers see all of it or none.
-        with self._redis.pipeline(transaction=True) as pipe:
-            for trial_id, key, series in batch:
-                if series:
-                    pipe.rpush(self._keys.metric(key, trial_id), *_metric_elements(series))
-                    pipe.sadd(self._keys.metric_keys(trial_id), key)
-            if len(pipe):
-                pipe.execute()
+        # One script for the whole batch: one round trip, readers see all of it or none, and a
+        # repeat of it (a retry after a dropped connection) appends nothing (redis_scripts).
+        series = [
+            (self._keys.metric(key, tid), self._keys.metric_keys(tid), key, _metric_elements(s))
+            for tid, key, s in batch
+            if s
+        ]
+        if series:
+            append_once(self._redis, new_batch_marker(self._keys.prefix), series)
 
     @_redis_call("load a metric")
     def load_metric(self, trial_id: int, key: str) -> MetricSeries:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+import attrs
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.connection import SSLConnection, UnixDomainSocketConnection
@@ -35,13 +36,39 @@ ACCEPTED_URIS = (
 )
 #: ``open`` gives up on an unreachable or silent server after about twice this (< 5 s).
 PROBE_TIMEOUT = 2.0
-#: Later calls wait longer: a busy server may take a while to answer a big read.
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 30.0
+#: One command's budget (README "Faults"): connecting, then each read of its reply; a dropped
+#: connection is retried once after a short pause, a timed-out command never (it may still run
+#: when the server wakes: sending it again would apply it twice). URI options
+#: ``socket_connect_timeout`` and ``socket_timeout`` override the first two.
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 2.5
+RETRIES = 1
+RETRY_PAUSE_CAP = 0.25
 # Connection settings a pool may carry that are plain data (and so pickle to workers).
 _POOL_SETTINGS = frozenset(
     ("host", "port", "db", "username", "password", "path", "client_name", "protocol")
 ).union(("socket_timeout", "socket_connect_timeout", "socket_keepalive", "health_check_interval"))
+
+
+@attrs.frozen
+class RedisTimeouts:
+    """How long one Redis command may wait, and how its waits add up."""
+
+    connect: float = CONNECT_TIMEOUT
+    read: float = READ_TIMEOUT
+    retries: int = RETRIES
+    pause_cap: float = RETRY_PAUSE_CAP
+
+    @property
+    def worst_case(self) -> float:
+        """Seconds before a command on a server that stopped answering raises: every attempt
+        may spend ``connect + read``, and each retry waits up to ``pause_cap`` first."""
+        return (self.retries + 1) * (self.connect + self.read) + self.retries * self.pause_cap
+
+    def retry(self) -> Retry:
+        """The driver's retry policy: only a dropped connection, never a timeout."""
+        pause = ExponentialBackoff(cap=self.pause_cap, base=self.pause_cap / 4)
+        return Retry(pause, retries=self.retries, supported_errors=(redis.ConnectionError,))
 
 
 class RedisConnection:
@@ -58,6 +85,11 @@ class RedisConnection:
         self._settings = settings
         #: The server's URI with its password redacted, for people.
         self.location = location
+        #: The waits of every command (the URI's socket timeouts, or the defaults).
+        self.timeouts = RedisTimeouts(
+            connect=float(settings.get("socket_connect_timeout") or CONNECT_TIMEOUT),
+            read=float(settings.get("socket_timeout") or READ_TIMEOUT),
+        )
         self._client: redis.Redis | None = None
         self._client_pid = 0
 
@@ -99,8 +131,8 @@ class RedisConnection:
         if client is None or self._client_pid != pid:
             # No lock: two threads racing here each build a client and one is dropped, which
             # is harmless; a lock inherited mid-acquire by a forked child would deadlock.
-            retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2)
-            client = self._make_client(CONNECT_TIMEOUT, READ_TIMEOUT, retry)
+            timeouts = self.timeouts
+            client = self._make_client(timeouts.connect, timeouts.read, timeouts.retry())
             self._client, self._client_pid = client, pid
         return client
 
@@ -115,7 +147,9 @@ class RedisConnection:
         """PING the server; StoreUnavailable within 5 s when it cannot be used."""
         # A connection of its own with short timeouts and no retries, so that a dead or
         # silent server is reported within seconds whatever the long-lived client allows.
-        probe = self._make_client(PROBE_TIMEOUT, PROBE_TIMEOUT, Retry(NoBackoff(), retries=0))
+        connect = min(PROBE_TIMEOUT, self.timeouts.connect)
+        read = min(PROBE_TIMEOUT, self.timeouts.read)
+        probe = self._make_client(connect, read, Retry(NoBackoff(), retries=0))
         try:
             with self.translating("connect and PING"):
                 probe.ping()
@@ -142,7 +176,14 @@ class RedisConnection:
                 f"Redis at {self.location} refused the connection ({what}): "
                 f"{self._scrub(error).rstrip('.')}; check the user name and password in the URI"
             ) from error
-        except (redis.ConnectionError, redis.TimeoutError, InvalidResponse) as error:
+        except redis.TimeoutError as error:
+            raise StoreUnavailable(
+                f"Redis at {self.location} did not answer ({what}) within "
+                f"{self.timeouts.connect:g} s to connect and {self.timeouts.read:g} s to reply: "
+                f"{self._scrub(error)}; the URI options socket_connect_timeout and "
+                "socket_timeout set these waits"
+            ) from error
+        except (redis.ConnectionError, InvalidResponse) as error:
             # InvalidResponse: whatever answered does not speak Redis (a proxy, another service).
             raise StoreUnavailable(
                 f"cannot reach Redis at {self.location} ({what}): {self._scrub(error)}"
