@@ -21,6 +21,7 @@ from pymongo.errors import (
     ConnectionFailure,
     OperationFailure,
     PyMongoError,
+    ServerSelectionTimeoutError,
 )
 
 from xptrack.adapters.mongo_documents import Document
@@ -220,12 +221,14 @@ class ErrorTranslator:
     def translate(self, error: Exception, action: str) -> StoreError:
         message = _scrub(str(error), self.uri)
         where = f"MongoDB at {self.location}"
+        if isinstance(error, (ServerSelectionTimeoutError, ConfigurationError)):
+            return StoreUnavailable(f"{where} is unreachable ({action}): {message}")
         if isinstance(error, PyMongoError) and error.timeout:
             return StoreUnavailable(
                 f"{where} did not answer in time ({action}): {message}; the URI option "
                 "timeoutMS sets how long one operation may take"
             )
-        if isinstance(error, (ConnectionFailure, ConfigurationError)):
+        if isinstance(error, ConnectionFailure):
             return StoreUnavailable(f"{where} is unreachable ({action}): {message}")
         if isinstance(error, OperationFailure) and error.code in _AUTH_ERROR_CODES:
             return StoreUnavailable(f"{where} refused access ({action}): {message}")
