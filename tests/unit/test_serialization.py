@@ -27,7 +27,12 @@ from xptrack.adapters.serialization import (
 )
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus
-from xptrack.domain.user_objects import dump_user_object, load_user_object
+from xptrack.domain.user_objects import (
+    PickledValue,
+    dump_user_object,
+    load_pickled,
+    load_user_object,
+)
 from xptrack.errors import CorruptRecord, SignatureError, UnstorableValue
 
 
@@ -73,7 +78,7 @@ VALUES = [
 
 @pytest.mark.parametrize("value", VALUES, ids=lambda v: type(v).__name__)
 def test_values_round_trip_exactly_through_json_text(value):
-    back = decode_value(load_json(dump_json(encode_value(value))))
+    back = load_pickled(decode_value(load_json(dump_json(encode_value(value)))))
     assert back == value and type(back) is type(value)
 
 
@@ -172,3 +177,55 @@ def test_signed_user_objects(monkeypatch):
     monkeypatch.setenv("XPTRACK_SIGNING_KEY", "another key")
     with pytest.raises(SignatureError):
         load_user_object(signed)
+
+
+# --- users' pickles are read as placeholders, loaded only on demand -------------------------
+
+
+class Planted:
+    """Unpickling this creates ``path``: what a malicious pickle would do, harmlessly."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (type(self.path).touch, (self.path,))
+
+
+def test_a_stored_pickle_reads_as_a_placeholder_and_only_load_unpickles_it(tmp_path):
+    marker = tmp_path / "unpickled"
+    encoded = load_json(dump_json(encode_value({"model": Opaque(1), "planted": Planted(marker)})))
+
+    decoded = decode_value(encoded)
+
+    assert repr(decoded["model"]) == f"<pickled {Opaque.__module__}.Opaque, 68 bytes>"
+    assert str(decoded["planted"]).startswith(f"<pickled {Planted.__module__}.Planted, ")
+    assert not marker.exists()
+    assert encode_value(decoded) == encoded  # copied on without being unpickled
+    assert decoded["model"].load() == Opaque(1)
+    load_pickled(decoded)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(Opaque(2), f"{Opaque.__module__}.Opaque"), ({1, 2}, "set"), (np.arange(3), "numpy")],
+)
+def test_a_pickle_stored_without_its_type_names_the_class_its_opcodes_name(value, shown):
+    untyped = {"__xptrack__": "pickle", "v": encode_value(value)["v"]}
+
+    placeholder = decode_value(untyped)
+
+    assert isinstance(placeholder, PickledValue) and placeholder.type_name.startswith(shown)
+    assert value_equal(placeholder.load(), value)
+
+
+def value_equal(a, b):
+    return bool(np.all(a == b)) if isinstance(a, np.ndarray) else a == b
+
+
+def test_a_malformed_pickle_tag_is_a_corrupt_record():
+    with pytest.raises(CorruptRecord):
+        decode_value({"__xptrack__": "pickle", "v": "not base64!"})
+    with pytest.raises(CorruptRecord):
+        decode_value({"__xptrack__": "pickle", "v": "", "type": 3})

@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import json
 import math
+import pickletools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,8 +24,8 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from xptrack.domain.errors import CorruptRecord, StoreError, UnstorableValue
 from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
-from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus
-from xptrack.domain.user_objects import dump_user_object, load_user_object
+from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus, qualified_type_name
+from xptrack.domain.user_objects import PickledValue, dump_user_object, pickle_payload
 
 #: The key marking a tagged value (a type JSON cannot say by itself).
 TAG = "__xptrack__"
@@ -59,7 +60,7 @@ def encode_value(value: Any) -> Any:
         return encoder(value)
     if kind.__module__ == "numpy" and _is_plain_numpy_number(value):
         return {TAG: "numpy", "dtype": value.dtype.str, "v": encode_value(value.item())}
-    return {TAG: "pickle", "v": base64.b64encode(dump_user_object(value)).decode("ascii")}
+    return _encode_pickle(qualified_type_name(value), dump_user_object(value))
 
 
 def _is_plain_numpy_number(value: Any) -> bool:
@@ -80,7 +81,60 @@ def _encode_dict(value: dict[Any, Any]) -> Any:
     return {TAG: "dict", "v": [[encode_value(k), encode_value(v)] for k, v in value.items()]}
 
 
+# --- users' pickles: stored with their type's name, read back as placeholders ---------------
+
+
+def _encode_pickle(type_name: str, data: bytes) -> dict[str, Any]:
+    return {TAG: "pickle", "v": base64.b64encode(data).decode("ascii"), "type": type_name}
+
+
+def _decode_pickle(data: dict[str, Any]) -> PickledValue:
+    """A placeholder of a stored pickle, never the object: unpickling can run code, and only
+    the calls that hand the one value to the user load it (:func:`load_pickled`)."""
+    payload = base64.b64decode(data["v"], validate=True)
+    type_name = data.get("type")
+    if type_name is None:  # written before types were recorded, or planted: read the opcodes
+        type_name = _pickled_type_name(pickle_payload(payload))
+    if not isinstance(type_name, str):
+        raise CorruptRecord(f"stored pickle's type is {type_name!r:.40}, not a name")
+    return PickledValue(type_name, payload)
+
+
+def _pickled_type_name(payload: bytes) -> str:
+    """The first class a pickle names, read from its opcodes (nothing in it is run)."""
+    strings: list[str] = []
+    builtin: str | None = None
+    try:
+        for opcode, argument, _ in pickletools.genops(payload):
+            if opcode.name == "GLOBAL" and isinstance(argument, str):
+                return _short_name(*argument.split(" ", 1))
+            if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                return _short_name(*strings[-2:])
+            if isinstance(argument, str):
+                strings.append(argument)
+            builtin = builtin or _BUILTIN_OPCODES.get(opcode.name)
+    except Exception:  # a damaged pickle: its placeholder says so, its load() will refuse it
+        return "unreadable pickle"
+    return builtin or "object"
+
+
+#: Builtin containers a pickle builds without naming a class.
+_BUILTIN_OPCODES = {
+    "EMPTY_SET": "set",
+    "FROZENSET": "frozenset",
+    "EMPTY_DICT": "dict",
+    "EMPTY_LIST": "list",
+    "BYTEARRAY8": "bytearray",
+}
+
+
+def _short_name(module: str, name: str = "") -> str:
+    return name if module == "builtins" else f"{module}.{name}"
+
+
 _SPECIAL_ENCODERS: dict[type, Callable[[Any], Any]] = {
+    # A placeholder read from a store goes back exactly as it came (a copy never unpickles).
+    PickledValue: lambda v: _encode_pickle(v.type_name, v.data),
     dt.datetime: lambda v: {TAG: "datetime", "v": v.isoformat()},
     dt.date: lambda v: {TAG: "date", "v": v.isoformat()},
     dt.timedelta: lambda v: {TAG: "timedelta", "v": [v.days, v.seconds, v.microseconds]},
@@ -124,7 +178,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "bytes": lambda d: base64.b64decode(d["v"]),
     "complex": lambda d: complex(float(d["v"][0]), float(d["v"][1])),
     "numpy": _decode_numpy,
-    "pickle": lambda d: load_user_object(base64.b64decode(d["v"])),
+    "pickle": _decode_pickle,
 }
 
 

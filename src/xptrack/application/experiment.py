@@ -25,7 +25,7 @@ from xptrack.domain.errors import (
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.names import validate_name, validate_trial_id
 from xptrack.domain.seeding import check_seed
-from xptrack.domain.user_objects import load_user_object
+from xptrack.domain.user_objects import load_pickled, load_user_object
 from xptrack.ports.environment import EnvironmentProbe
 
 if TYPE_CHECKING:
@@ -112,7 +112,11 @@ class Experiment:
         """The values the next trial will use, or those trial ``trial_id`` ran with."""
         if trial_id is None:
             return dict(self._definition.parameters)
-        return dict(self._store.get_trial(self._known_trial(trial_id)).parameters)
+        # The one call that hands these values to the user: users' pickles are loaded here only.
+        parameters: dict[str, Any] = load_pickled(
+            dict(self._store.get_trial(self._known_trial(trial_id)).parameters)
+        )
+        return parameters
 
     # --- steps -----------------------------------------------------------------------------
 

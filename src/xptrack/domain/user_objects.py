@@ -13,6 +13,8 @@ import os
 import pickle
 from typing import Any
 
+import attrs
+
 from xptrack.domain.errors import CorruptRecord, SignatureError, UnstorableValue
 
 SIGNING_KEY_ENV = "XPTRACK_SIGNING_KEY"
@@ -62,3 +64,51 @@ def load_user_object(data: bytes) -> Any:
         return pickle.loads(payload)
     except Exception as error:
         raise CorruptRecord(f"stored object cannot be unpickled: {error}") from error
+
+
+def pickle_payload(data: bytes) -> bytes:
+    """The pickle inside ``data`` as :func:`dump_user_object` stored it (its signature, if
+    any, cut off and not checked): for reading its opcodes, never for loading."""
+    if data.startswith(_SIGNED_MAGIC):
+        return data[len(_SIGNED_MAGIC) + _DIGEST_SIZE :]
+    return data
+
+
+@attrs.frozen
+class PickledValue:
+    """A user's object as stored, not unpickled (unpickling may run code).
+
+    What the history, metrics, diff, export, the CLI and the dashboard show, as
+    ``<pickled TYPE, N bytes>``; :meth:`load` unpickles it (checking its signature when
+    ``XPTRACK_SIGNING_KEY`` is set), as only the calls handing this one value to the user do
+    (``get_parameters(n)``, ``get_trial(n).parameters`` and ``.result``, ``get_persisted``).
+
+    >>> PickledValue("mymodule.Model", b"\\x80\\x05.")
+    <pickled mymodule.Model, 3 bytes>
+    """
+
+    type_name: str
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"<pickled {self.type_name}, {len(self.data)} bytes>"
+
+    __str__ = __repr__
+
+    def load(self) -> Any:
+        """The object itself (unpickled: only for a value the user asked for by name)."""
+        return load_user_object(self.data)
+
+
+def load_pickled(value: Any) -> Any:
+    """``value`` with every :class:`PickledValue` in it (at any depth of lists, tuples and
+    dicts) loaded: what a call that hands one value to the user returns."""
+    if isinstance(value, PickledValue):
+        return value.load()
+    if type(value) is list:
+        return [load_pickled(item) for item in value]
+    if type(value) is tuple:
+        return tuple(load_pickled(item) for item in value)
+    if type(value) is dict:
+        return {load_pickled(key): load_pickled(item) for key, item in value.items()}
+    return value

@@ -20,6 +20,7 @@ import numpy as np
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import qualified_type_name
+from xptrack.domain.user_objects import PickledValue
 
 _PREVIEW = 120
 
@@ -49,6 +50,8 @@ def value_difference(expected: Any, actual: Any, path: str = "value") -> str | N
     >>> value_difference({"a": (1,)}, {"a": [1]})
     "value['a']: expected (1,) (tuple), got [1] (list)"
     """
+    if isinstance(actual, PickledValue) and not isinstance(expected, PickledValue):
+        actual = actual.load()  # stores give users' pickles back unloaded: compare the object
     if type(expected) is not type(actual):
         return _mismatch(path, expected, actual)
     for kinds, compare in _COMPARISONS:
