@@ -37,6 +37,7 @@ from xptrack.adapters.mongo_connection import (
     ErrorTranslator,
     insert_once,
     named_database,
+    ping,
 )
 from xptrack.adapters.mongo_connection import shared_client as shared_client
 from xptrack.adapters.mongo_connection import uri_of_client as uri_of_client
@@ -514,10 +515,10 @@ class MongoBackend(Backend):
         if experiment_id.startswith("system."):
             raise InvalidName(f"experiment id {experiment_id!r} is reserved by MongoDB ('system.')")
         try:
-            store = MongoExperimentStore(
-                self._database()[experiment_id], experiment_id, self._errors
-            )
-            store.create_indexes()  # the first call to reach the server
+            database = self._database()
+            ping(database)  # an unreachable server is reported within seconds
+            store = MongoExperimentStore(database[experiment_id], experiment_id, self._errors)
+            store.create_indexes()
         except DRIVER_ERRORS as error:
             raise self._errors.translate(error, f"opening experiment {experiment_id!r}") from error
         return store

@@ -8,13 +8,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
+import pymongo
 from bson.errors import BSONError
 from pymongo import MongoClient, uri_parser
 from pymongo.collection import Collection
+from pymongo.database import Database
 from pymongo.errors import (
     BulkWriteError,
     ConfigurationError,
@@ -39,7 +41,13 @@ DEFAULT_TIMEOUT_MS = 3000
 #: One operation's whole budget unless the URI sets ``timeoutMS`` (README "Faults"): the
 #: driver's client-side timeout covers server selection, connecting, every read of the reply
 #: and its own retry, so a server that stops answering fails each operation within it.
-OPERATION_TIMEOUT_MS = 4000
+OPERATION_TIMEOUT_MS = 8000
+#: Opening an experiment first pings within this (or the URI's timeoutMS if shorter), so an
+#: unreachable server is reported within seconds.
+PING_TIMEOUT_S = 4.0
+#: Documents and bytes per insert: a fixed timeout fits an operation only if its work is bounded.
+INSERT_DOCUMENTS = 100
+INSERT_BYTES = 8 * 1024 * 1024
 _TIMEOUT_OPTIONS = {
     "serverSelectionTimeoutMS": DEFAULT_TIMEOUT_MS,
     "connectTimeoutMS": DEFAULT_TIMEOUT_MS,
@@ -199,13 +207,37 @@ def insert_once(collection: Collection[Document], documents: list[Document]) -> 
     ``seq`` or ``version``), so a copy the server already applied is refused as a
     duplicate key: that refusal means "already stored", and the others are inserted.
     """
-    try:
-        collection.insert_many(documents, ordered=False)
-    except BulkWriteError as error:
-        if any(e.get("code") != _DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
-            raise
-        if error.details.get("writeConcernErrors"):
-            raise
+    for group in _insert_groups(documents):
+        try:
+            collection.insert_many(group, ordered=False)
+        except BulkWriteError as error:
+            details = error.details
+            if details.get("writeConcernErrors") or any(
+                e.get("code") != _DUPLICATE_KEY for e in details.get("writeErrors", [])
+            ):
+                raise
+
+
+def _insert_groups(documents: list[Document]) -> Iterator[list[Document]]:
+    group: list[Document] = []
+    size = 0
+    for document in documents:
+        weight = sum(len(v) for v in document.values() if isinstance(v, str | bytes))
+        if group and (len(group) >= INSERT_DOCUMENTS or size + weight > INSERT_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(document)
+        size += weight
+    if group:
+        yield group
+
+
+def ping(database: Database[Document]) -> None:
+    """Ask the server to answer within :data:`PING_TIMEOUT_S` (or the client's own shorter
+    timeout); driver errors are the caller's to translate."""
+    configured = database.client.options.timeout
+    with pymongo.timeout(PING_TIMEOUT_S if configured is None else min(configured, PING_TIMEOUT_S)):
+        database.command("ping")
 
 
 # --- errors ------------------------------------------------------------------------------------
