@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import tempfile
 import threading
 import time
 import uuid
@@ -33,6 +32,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from xptrack.adapters.local_durability import (
+    cannot_write,
+    open_read_only,
+    read_only_error,
+    sync_folders,
+    synchronous_full,
+    write_durably,
+)
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
     encode_metric_chunk,
@@ -56,7 +63,7 @@ from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.names import validate_name
 from xptrack.domain.step_cache import CachedOutput
-from xptrack.domain.trial import TrialRecord
+from xptrack.domain.trial import TrialRecord, TrialStatus
 from xptrack.ports.repositories import Backend, ExperimentStore
 
 logger = logging.getLogger(__name__)
@@ -100,16 +107,9 @@ CREATE TABLE IF NOT EXISTS step_cache (
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half
+    (its data synced before the rename: see :mod:`~xptrack.adapters.local_durability`)."""
+    write_durably(path, data)
 
 
 def _use_wal(connection: sqlite3.Connection) -> None:
@@ -137,8 +137,13 @@ class LocalExperimentStore(ExperimentStore):
         self._connection: sqlite3.Connection | None = None
         self._blobs: dict[str, Path] = {}
         self._pid = 0
-        for folder in ("code", "persist", "environment", ".blobs"):
-            (root / folder).mkdir(parents=True, exist_ok=True)
+        #: Why this store is read-only (None while it can be written).
+        self.read_only: str | None = None
+        try:
+            for folder in ("code", "persist", "environment", ".blobs"):
+                (root / folder).mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a folder we cannot write: it may still be read
+            self.read_only = f"cannot create folders in {root}: {error}"
         self._connect()
 
     # --- the database --------------------------------------------------------------------
@@ -148,12 +153,28 @@ class LocalExperimentStore(ExperimentStore):
         if self._connection is not None and self._pid == os.getpid():
             return self._connection
         try:
-            connection = sqlite3.connect(
-                self.db_path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            connection = self._open_writable()
+        except (sqlite3.OperationalError, PermissionError) as error:
+            if not cannot_write(error):
+                raise StoreUnavailable(f"cannot open {self.db_path}: {error}") from error
+            self.read_only = self.read_only or f"cannot write {self.db_path}: {error}"
+            connection = open_read_only(self.db_path, self.read_only, _BUSY_TIMEOUT_MS / 1000)
+            logger.info("Opened %s read-only (%s)", self.db_path, self.read_only)
+        self._connection, self._pid = connection, os.getpid()
+        return connection
+
+    def _open_writable(self) -> sqlite3.Connection:
+        """The database in WAL mode with its schema; sqlite3's OperationalError (busy, or
+        cannot write) is the caller's."""
+        if self.read_only is not None:
+            raise PermissionError(self.read_only)
+        connection = sqlite3.connect(
+            self.db_path,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
             _use_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             # The WAL is checkpointed at ~1 MB and cut back to 1 MB instead of keeping its
@@ -161,19 +182,28 @@ class LocalExperimentStore(ExperimentStore):
             connection.execute("PRAGMA wal_autocheckpoint=256")
             connection.execute("PRAGMA journal_size_limit=1048576")
             connection.executescript(_SCHEMA)
-        except sqlite3.OperationalError as error:
+        except sqlite3.OperationalError:
             # "database is locked" and friends: busy, not damaged (OperationalError is a
-            # DatabaseError, so it must be caught first).
-            raise StoreUnavailable(f"cannot open {self.db_path}: {error}") from error
+            # DatabaseError, so it must be caught first); or a folder we cannot write.
+            connection.close()
+            raise
         except sqlite3.DatabaseError as error:
+            connection.close()
             raise CorruptRecord(
                 f"{self.db_path} is not an xptrack database ({error}); move it away or use "
                 "another folder"
             ) from error
         except sqlite3.Error as error:
+            connection.close()
             raise StoreUnavailable(f"cannot open {self.db_path}: {error}") from error
-        self._connection, self._pid = connection, os.getpid()
         return connection
+
+    def _error(self, error: sqlite3.Error) -> StoreError:
+        """xptrack's error for a failed statement (saying why when the store is read-only)."""
+        if cannot_write(error):
+            reason = self.read_only or f"{self.db_path} or its folder cannot be written"
+            return read_only_error(self.db_path, reason, error)
+        return StoreError(f"{self.db_path}: {error}")
 
     @contextlib.contextmanager
     def _transaction(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
@@ -187,7 +217,7 @@ class LocalExperimentStore(ExperimentStore):
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 if isinstance(error, sqlite3.Error):
-                    raise StoreError(f"{self.db_path}: {error}") from error
+                    raise self._error(error) from error
                 raise
 
     def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
@@ -195,7 +225,7 @@ class LocalExperimentStore(ExperimentStore):
             try:
                 return self._connect().execute(sql, parameters).fetchall()
             except sqlite3.Error as error:
-                raise StoreError(f"{self.db_path}: {error}") from error
+                raise self._error(error) from error
 
     # --- trials --------------------------------------------------------------------------
 
@@ -210,6 +240,16 @@ class LocalExperimentStore(ExperimentStore):
         return int(rows[0][0]) if rows else 0
 
     def save_trial(self, record: TrialRecord) -> None:
+        if record.status is TrialStatus.RUNNING:
+            self._write_trial(record)
+            return
+        # A trial's last record: once it is saved, what the trial wrote survives a power cut
+        # (the folders' new names synced, then this commit syncs the WAL: local_durability).
+        sync_folders([self.root / f for f in ("", "code", "persist", "environment", ".blobs")])
+        with self._lock, synchronous_full(self._connect()):
+            self._write_trial(record)
+
+    def _write_trial(self, record: TrialRecord) -> None:
         self._query(
             "INSERT INTO trials (trial_id, record) VALUES (?, ?) "
             "ON CONFLICT (trial_id) DO UPDATE SET record = excluded.record",
