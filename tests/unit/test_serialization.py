@@ -56,6 +56,7 @@ VALUES = [
     -math.inf,
     "",
     "ünï",
+    "lone \ud800 surrogate",
     None,
     True,
     [1, [2, "x"]],

@@ -58,6 +58,7 @@ from xptrack.domain.errors import (
     NotFoundError,
     StoreError,
     StoreUnavailable,
+    UnstorableValue,
 )
 from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
@@ -198,8 +199,14 @@ class LocalExperimentStore(ExperimentStore):
             raise StoreUnavailable(f"cannot open {self.db_path}: {error}") from error
         return connection
 
-    def _error(self, error: sqlite3.Error) -> StoreError:
+    def _error(self, error: sqlite3.Error | UnicodeEncodeError) -> StoreError:
         """xptrack's error for a failed statement (saying why when the store is read-only)."""
+        if isinstance(error, UnicodeEncodeError):
+            try:
+                _utf8(error.object if isinstance(error.object, str) else "")
+            except UnstorableValue as unstorable:
+                return unstorable
+            return UnstorableValue(f"cannot store a text in {self.db_path}: {error}")
         if cannot_write(error):
             reason = self.read_only or f"{self.db_path} or its folder cannot be written"
             return read_only_error(self.db_path, reason, error)
@@ -216,7 +223,7 @@ class LocalExperimentStore(ExperimentStore):
             except BaseException as error:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
-                if isinstance(error, sqlite3.Error):
+                if isinstance(error, (sqlite3.Error, UnicodeEncodeError)):
                     raise self._error(error) from error
                 raise
 
@@ -224,7 +231,7 @@ class LocalExperimentStore(ExperimentStore):
         with self._lock:
             try:
                 return self._connect().execute(sql, parameters).fetchall()
-            except sqlite3.Error as error:
+            except (sqlite3.Error, UnicodeEncodeError) as error:
                 raise self._error(error) from error
 
     # --- trials --------------------------------------------------------------------------
@@ -457,7 +464,7 @@ class LocalExperimentStore(ExperimentStore):
 
     def load_code(self, trial_id: int) -> str:
         try:
-            return self._code_path(trial_id).read_bytes().decode("utf-8")
+            return _text(self._code_path(trial_id).read_bytes(), f"code of trial {trial_id}")
         except FileNotFoundError:
             raise NotFoundError(f"no code saved for trial {trial_id}") from None
 
@@ -478,7 +485,8 @@ class LocalExperimentStore(ExperimentStore):
         categories: dict[str, str] = {}
         for category in CATEGORY_FORMATS:
             with contextlib.suppress(FileNotFoundError):
-                text = self._environment_path(category, trial_id).read_bytes().decode("utf-8")
+                path = self._environment_path(category, trial_id)
+                text = _text(path.read_bytes(), f"{category!r} environment of trial {trial_id}")
                 categories[category] = text
         if not categories:
             raise NotFoundError(f"no environment saved for trial {trial_id}")
@@ -488,9 +496,10 @@ class LocalExperimentStore(ExperimentStore):
         """The blob holding ``text``, written if new (remembered: environments repeat)."""
         blob = self._blobs.get(text)
         if blob is None:
-            blob = self.root / ".blobs" / hashlib.sha256(text.encode("utf-8")).hexdigest()
+            data = _utf8(text)
+            blob = self.root / ".blobs" / hashlib.sha256(data).hexdigest()
             if not blob.exists():
-                write_atomically(blob, text.encode("utf-8"))
+                write_atomically(blob, data)
             if len(self._blobs) >= _REMEMBERED_BLOBS:
                 self._blobs.clear()
             self._blobs[text] = blob
@@ -543,6 +552,27 @@ class LocalExperimentStore(ExperimentStore):
             if self._connection is not None and self._pid == os.getpid():
                 self._connection.close()
             self._connection = None
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise UnstorableValue(
+            f"cannot store a text holding {error.object[error.start : error.end]!r}: it is not "
+            "valid Unicode (a lone surrogate?); accepted: text that encodes as UTF-8"
+        ) from error
+
+
+def _text(data: bytes, what: str) -> str:
+    """``data`` as text; CorruptRecord when it is not the UTF-8 xptrack writes."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CorruptRecord(
+            f"the stored {what} is not UTF-8 text ({error}); xptrack writes UTF-8 there, so the "
+            "file was damaged or written by something else"
+        ) from error
 
 
 def _belongs_to(name: str, folder: str, experiment_id: str) -> bool:

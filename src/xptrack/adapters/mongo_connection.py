@@ -264,6 +264,11 @@ class ErrorTranslator:
             return StoreUnavailable(f"{where} is unreachable ({action}): {message}")
         if isinstance(error, OperationFailure) and error.code in _AUTH_ERROR_CODES:
             return StoreUnavailable(f"{where} refused access ({action}): {message}")
-        if isinstance(error, (BSONError, OverflowError, UnicodeEncodeError)):
+        if isinstance(error, UnicodeEncodeError):
+            return UnstorableValue(
+                f"cannot store in {where} ({action}): {message}; accepted: text that encodes "
+                "as UTF-8 (no lone surrogates)"
+            )
+        if isinstance(error, (BSONError, OverflowError)):
             return UnstorableValue(f"cannot store in {where} ({action}): {message}")
         return StoreError(f"{where} failed ({action}): {message}")

@@ -20,7 +20,13 @@ from redis.connection import SSLConnection, UnixDomainSocketConnection
 from redis.exceptions import InvalidResponse
 from redis.retry import Retry
 
-from xptrack.domain.errors import CorruptRecord, InvalidBackend, StoreError, StoreUnavailable
+from xptrack.domain.errors import (
+    CorruptRecord,
+    InvalidBackend,
+    StoreError,
+    StoreUnavailable,
+    UnstorableValue,
+)
 from xptrack.domain.redaction import (
     REDACTED,
     password_of,
@@ -194,6 +200,8 @@ class RedisConnection:
             raise StoreError(
                 f"Redis at {self.location} failed to {what}: {self._scrub(error)}"
             ) from error
+        except UnicodeEncodeError as error:
+            raise UnstorableValue(f"cannot {what} on Redis: {_unencodable(error)}") from error
 
     def _scrub(self, error: BaseException) -> str:
         return scrub(str(error), self._settings.get("password"))
@@ -210,6 +218,13 @@ class RedisConnection:
 
     def _identity(self) -> tuple[Any, ...]:
         return (self._connection_class, tuple(sorted(self._settings.items())))
+
+
+def _unencodable(error: UnicodeEncodeError) -> str:
+    return (
+        f"a text holds {error.object[error.start : error.end]!r}, which is not valid Unicode "
+        "(a lone surrogate?); accepted: text that encodes as UTF-8"
+    )
 
 
 def _check_database(url: str) -> None:

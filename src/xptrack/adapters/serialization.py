@@ -43,7 +43,9 @@ def encode_value(value: Any) -> Any:
     else is pickled as a user object.
     """
     kind = type(value)
-    if value is None or kind is bool or kind is str:
+    if kind is str:
+        return value if value.isascii() or _encodable(value) else _encode_unpaired(value)
+    if value is None or kind is bool:
         return value
     if kind is int:
         return value if -_INT64 <= value < _INT64 else {TAG: "int", "v": str(value)}
@@ -61,6 +63,20 @@ def encode_value(value: Any) -> Any:
     if kind.__module__ == "numpy" and _is_plain_numpy_number(value):
         return {TAG: "numpy", "dtype": value.dtype.str, "v": encode_value(value.item())}
     return _encode_pickle(qualified_type_name(value), dump_user_object(value))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _encode_unpaired(text: str) -> dict[str, Any]:
+    """A text holding lone surrogates (no UTF-8 form, so no BSON or SQL text either), kept
+    exactly as the code points of its UTF-16 reading."""
+    return {TAG: "surrogates", "v": text.encode("utf-8", "surrogatepass").hex()}
 
 
 def _is_plain_numpy_number(value: Any) -> bool:
@@ -179,6 +195,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "complex": lambda d: complex(float(d["v"][0]), float(d["v"][1])),
     "numpy": _decode_numpy,
     "pickle": _decode_pickle,
+    "surrogates": lambda d: bytes.fromhex(d["v"]).decode("utf-8", "surrogatepass"),
 }
 
 
@@ -330,9 +347,15 @@ def labels_from_json(text: str | bytes) -> TrialLabels:
 def dump_json(data: Any) -> str:
     """Strict JSON text (NaN and infinities are tagged by :func:`encode_value`, never bare)."""
     try:
-        return json.dumps(data, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(data, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError) as error:
         raise UnstorableValue(f"cannot store record as JSON: {error}") from error
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: JSON's \ud800 escapes keep it exactly
+            text = json.dumps(data, allow_nan=False, separators=(",", ":"), ensure_ascii=True)
+    return text
 
 
 def load_json(text: str | bytes) -> Any:

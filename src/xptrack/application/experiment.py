@@ -17,6 +17,7 @@ from xptrack.application.steps import Parameter, Step, StepCall
 from xptrack.application.trials import TrialRecorder
 from xptrack.domain.environment import CATEGORY_ALIASES, CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.errors import (
+    CorruptRecord,
     InvalidArgument,
     NotFoundError,
     TrialStateError,
@@ -434,4 +435,12 @@ class _UnusableExperiment:
 
 
 def _parse_category(category: str, text: str) -> Any:
-    return json.loads(text) if CATEGORY_FORMATS[category] == "json" else text
+    if CATEGORY_FORMATS[category] != "json":
+        return text
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise CorruptRecord(
+            f"the stored {category!r} environment is not JSON ({error}); xptrack writes a JSON "
+            f"object there, so this record was damaged or written by something else"
+        ) from error
