@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration import _steps
+from tests.integration.test_security import plant
 from xptrack.errors import CorruptRecord, UnstorableValue, XptrackError
 
 LONE_SURROGATE = "a\ud800b"
@@ -60,3 +61,33 @@ def test_a_code_file_that_is_not_text_is_a_corrupt_record(tmp_path, experiment_i
         ex.get_code(1)
     with pytest.raises(XptrackError):
         ex.get_code(1)
+
+
+# --- one damaged record is isolated to its trial -------------------------------------------------
+
+DAMAGE = {
+    "not JSON": lambda kind: ("record" if kind == "local" else "history", b"\x80\x04garbage"),
+    "foreign JSON": lambda kind: ("record" if kind == "local" else "history", '{"hello": 1}'),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_trial_record_shows_as_such_and_every_other_trial_as_usual(
+    backend_kind, backend_uri, experiment_id, damage
+):
+    ex = _steps.open_experiment(backend_uri, experiment_id)
+    ex.run_trials(_echo(ex), [{"x": 1}, {"x": 2}, {"x": 3}])
+    part, data = DAMAGE[damage](backend_kind)
+    if backend_kind == "mongo" and isinstance(data, str):
+        data = {"hello": 1}
+    plant(backend_kind, backend_uri, experiment_id, 2, part, data)
+
+    for experiment in (ex, _steps.open_experiment(backend_uri, experiment_id)):
+        history = experiment.get_history(verbose=True)
+        assert list(history.index) == [1, 2, 3]
+        assert list(history["Result"][[1, 3]]) == [1, 3]
+        assert list(history["Success"]) == [True, False, True]
+        assert history["Description"][2].startswith("unreadable record: CorruptRecord: ")
+        with pytest.raises(CorruptRecord):
+            experiment.get_parameters(2)
+        assert experiment.get_parameters(3) == {"x": 3}

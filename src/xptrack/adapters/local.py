@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ from xptrack.adapters.serialization import (
     labels_from_json,
     labels_to_json,
     load_json,
+    read_trial_isolated,
     trial_from_document,
     trial_from_json,
     trial_to_json,
@@ -289,9 +291,12 @@ class LocalExperimentStore(ExperimentStore):
         rows = self._query(
             "SELECT CAST(group_concat(record, ',') AS BLOB) FROM trials WHERE record IS NOT NULL"
         )
-        documents = load_json(b"[" + (rows[0][0] or b"") + b"]")
+        try:
+            documents = load_json(b"[" + (rows[0][0] or b"") + b"]")
+            records = [trial_from_document(document) for document in documents]
+        except CorruptRecord:  # one bad record: read them one by one, isolating it
+            records = self._list_trials_one_by_one()
         labels = dict(self._query("SELECT trial_id, labels FROM trial_labels"))
-        records = [trial_from_document(document) for document in documents]
         records = [
             labelled(record, labels_from_json(labels[record.trial_id]))
             if record.trial_id in labels
@@ -299,6 +304,12 @@ class LocalExperimentStore(ExperimentStore):
             for record in records
         ]
         return sorted(records, key=lambda record: record.trial_id)
+
+    def _list_trials_one_by_one(self) -> list[TrialRecord]:
+        rows = self._query(
+            "SELECT trial_id, CAST(record AS BLOB) FROM trials WHERE record IS NOT NULL"
+        )
+        return [read_trial_isolated(tid, partial(trial_from_json, text)) for tid, text in rows]
 
     def update_labels(
         self,

@@ -12,12 +12,14 @@ import os
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
     encode_metric_chunk,
     labelled,
+    read_trial_isolated,
     trial_from_json,
     trial_to_json,
 )
@@ -71,8 +73,11 @@ class MemoryExperimentStore(ExperimentStore):
 
     def list_trials(self) -> list[TrialRecord]:
         with self._lock:
-            saved = [(self._trials[i], self._labels.get(i)) for i in sorted(self._trials)]
-        return [labelled(trial_from_json(text), labels) for text, labels in saved]
+            saved = [(i, self._trials[i], self._labels.get(i)) for i in sorted(self._trials)]
+        return [
+            labelled(read_trial_isolated(i, partial(trial_from_json, text)), labels)
+            for i, text, labels in saved
+        ]
 
     def update_labels(
         self,

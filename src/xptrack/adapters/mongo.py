@@ -61,6 +61,7 @@ from xptrack.adapters.serialization import (
     labelled,
     labels_from_document,
     labels_to_document,
+    read_trial_isolated,
 )
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
 from xptrack.domain.errors import ConflictError, CorruptRecord, InvalidName, NotFoundError
@@ -106,6 +107,12 @@ def _driver_errors(
         return translated
 
     return decorate
+
+
+def _trial_id_of(document: Document) -> int:
+    """The trial id a document claims (0 when it has none: a foreign document)."""
+    trial_id = document.get("trial_id")
+    return trial_id if isinstance(trial_id, int) and not isinstance(trial_id, bool) else 0
 
 
 def _metric_chunks(series: MetricSeries) -> Iterator[MetricSeries]:
@@ -223,7 +230,10 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("listing trials")
     def list_trials(self) -> list[TrialRecord]:
         cursor = self._collection.find({"category": "trial"}).sort("trial_id", ASCENDING)
-        records = [trial_from_fields(document) for document in cursor]
+        records = [
+            read_trial_isolated(_trial_id_of(d), functools.partial(trial_from_fields, d))
+            for d in cursor
+        ]
         labels = {
             document.get("trial_id"): _labels_in(document)
             for document in self._collection.find({"category": "labels"})

@@ -47,6 +47,7 @@ from xptrack.adapters.serialization import (
     labels_from_json,
     labels_to_json,
     load_json,
+    read_trial_isolated,
     trial_from_document,
     trial_to_document,
 )
@@ -275,7 +276,9 @@ class RedisExperimentStore(ExperimentStore):
             [text for reply in replies[i :: len(parts)] for text in reply] for i in range(3)
         )
         return [
-            _trial_from_texts(trial_id, params, history, label)
+            read_trial_isolated(
+                trial_id, functools.partial(_trial_from_texts, trial_id, params, history, label)
+            )
             for trial_id, params, history, label in zip(
                 trial_ids, parameters, histories, labels, strict=True
             )

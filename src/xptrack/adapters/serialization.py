@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import math
 import pickletools
 from collections.abc import Callable, Iterable
@@ -21,11 +22,19 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from xptrack.domain.errors import CorruptRecord, StoreError, UnstorableValue
+from xptrack.domain.errors import CorruptRecord, SignatureError, StoreError, UnstorableValue
 from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
-from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus, qualified_type_name
+from xptrack.domain.trial import (
+    StepRecord,
+    TrialRecord,
+    TrialStatus,
+    describe_error,
+    qualified_type_name,
+)
 from xptrack.domain.user_objects import PickledValue, dump_user_object, pickle_payload
+
+logger = logging.getLogger(__name__)
 
 #: The key marking a tagged value (a type JSON cannot say by itself).
 TAG = "__xptrack__"
@@ -395,3 +404,31 @@ def decode_metric_chunk(text: str | bytes) -> MetricSeries:
         raise CorruptRecord("stored metric chunk has epochs and values of different lengths")
     # Integer values come back as ints (JSON keeps them apart from floats), the rest as floats.
     return MetricSeries(epochs, [v if type(v) is int else float(v) for v in values])
+
+
+# --- one unreadable record isolated to its trial ----------------------------------------------
+
+#: The start shown for a trial whose record cannot be read (its real start is in that record).
+UNREADABLE_START = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def unreadable_trial(trial_id: int, error: StoreError) -> TrialRecord:
+    """The row a bulk read gives for a trial whose stored record xptrack cannot read (damaged,
+    foreign, planted): failed, its ``Description`` naming the problem, so that every other
+    trial reads as usual. A read of that one trial still raises ``error``."""
+    return TrialRecord(
+        trial_id,
+        {},
+        UNREADABLE_START,
+        status=TrialStatus.FAILED,
+        description=f"unreadable record: {describe_error(error)}",
+    )
+
+
+def read_trial_isolated(trial_id: int, read: Callable[[], TrialRecord]) -> TrialRecord:
+    """``read()``, or :func:`unreadable_trial` when it finds the record is not xptrack's."""
+    try:
+        return read()
+    except (CorruptRecord, SignatureError) as error:  # the record is at fault, not the store
+        logger.warning("Trial %s has an unreadable record: %s", trial_id, error)
+        return unreadable_trial(trial_id, error)
