@@ -99,10 +99,8 @@ def _driver_errors(
     ) -> Callable[Concatenate[MongoExperimentStore, _P], _R]:
         @functools.wraps(method)
         def translated(self: MongoExperimentStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-            try:
+            with self._errors.translating(action):
                 return method(self, *args, **kwargs)
-            except DRIVER_ERRORS as error:
-                raise self._errors.translate(error, action) from error
 
         return translated
 

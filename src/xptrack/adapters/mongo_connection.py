@@ -5,9 +5,11 @@ URI with its password and secret options redacted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -41,7 +43,10 @@ DEFAULT_TIMEOUT_MS = 3000
 #: One operation's whole budget unless the URI sets ``timeoutMS`` (README "Faults"): the
 #: driver's client-side timeout covers server selection, connecting, every read of the reply
 #: and its own retry, so a server that stops answering fails each operation within it.
-OPERATION_TIMEOUT_MS = 8000
+OPERATION_TIMEOUT_MS = 5000
+#: For this long after an operation timed out, operations wait at most QUICK_TIMEOUT_S.
+SILENT_WINDOW_S = 30.0
+QUICK_TIMEOUT_S = 1.0
 #: Opening an experiment first pings within this (or the URI's timeoutMS if shorter), so an
 #: unreachable server is reported within seconds.
 PING_TIMEOUT_S = 4.0
@@ -249,6 +254,26 @@ class ErrorTranslator:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.location = redact_url(uri, SECRET_OPTIONS)
+        #: Until when (monotonic clock) calls get the quick budget: the server timed out lately.
+        self._silent_until = 0.0
+
+    @contextlib.contextmanager
+    def translating(self, action: str) -> Iterator[None]:
+        """Run one store call: driver errors translated; while the server has lately not
+        answered, its operations wait :data:`QUICK_TIMEOUT_S` at most, so that a trial facing
+        a silent server fails within one budget, not one per call."""
+        quick = time.monotonic() < self._silent_until
+        try:
+            with pymongo.timeout(QUICK_TIMEOUT_S) if quick else contextlib.nullcontext():
+                yield
+        except DRIVER_ERRORS as error:
+            if isinstance(error, PyMongoError) and error.timeout:
+                self._silent_until = time.monotonic() + SILENT_WINDOW_S
+            if quick:
+                action = f"{action}, within {QUICK_TIMEOUT_S:g} s as it had not answered lately"
+            raise self.translate(error, action) from error
+        else:
+            self._silent_until = 0.0
 
     def translate(self, error: Exception, action: str) -> StoreError:
         message = _scrub(str(error), self.uri)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -50,6 +51,10 @@ CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 2.5
 RETRIES = 1
 RETRY_PAUSE_CAP = 0.25
+#: For this long after a command timed out, commands wait at most QUICK_TIMEOUT and are not
+#: retried: a trial whose server went silent fails within one budget, not one per call.
+SILENT_WINDOW = 30.0
+QUICK_TIMEOUT = 1.0
 # Connection settings a pool may carry that are plain data (and so pickle to workers).
 _POOL_SETTINGS = frozenset(
     ("host", "port", "db", "username", "password", "path", "client_name", "protocol")
@@ -96,8 +101,10 @@ class RedisConnection:
             connect=float(settings.get("socket_connect_timeout") or CONNECT_TIMEOUT),
             read=float(settings.get("socket_timeout") or READ_TIMEOUT),
         )
-        self._client: redis.Redis | None = None
+        self._clients: dict[bool, redis.Redis] = {}  # full budget (False) or quick (True)
         self._client_pid = 0
+        #: Until when (monotonic clock) calls get the quick budget: the server timed out lately.
+        self._silent_until = 0.0
 
     @classmethod
     def from_url(cls, url: str) -> RedisConnection:
@@ -131,23 +138,33 @@ class RedisConnection:
         return cls(pool.connection_class, settings, _location_of(pool.connection_class, settings))
 
     def client(self) -> redis.Redis:
-        """This process's client (created on first use, and again in a forked child)."""
-        pid = os.getpid()
-        client = self._client
-        if client is None or self._client_pid != pid:
+        """This process's client (created on first use, and again in a forked child). While
+        the server has lately not answered, one that waits :data:`QUICK_TIMEOUT` at most, so
+        that a trial facing a silent server fails within one budget, not one per call."""
+        quick = time.monotonic() < self._silent_until
+        if self._client_pid != os.getpid():
+            self._clients, self._client_pid = {}, os.getpid()
+        client = self._clients.get(quick)
+        if client is None:
             # No lock: two threads racing here each build a client and one is dropped, which
             # is harmless; a lock inherited mid-acquire by a forked child would deadlock.
-            timeouts = self.timeouts
-            client = self._make_client(timeouts.connect, timeouts.read, timeouts.retry())
-            self._client, self._client_pid = client, pid
+            client = self._clients[quick] = self._new_client(quick)
         return client
+
+    def _new_client(self, quick: bool) -> redis.Redis:
+        timeouts = self.timeouts
+        if not quick:
+            return self._make_client(timeouts.connect, timeouts.read, timeouts.retry())
+        connect, read = min(QUICK_TIMEOUT, timeouts.connect), min(QUICK_TIMEOUT, timeouts.read)
+        return self._make_client(connect, read, Retry(NoBackoff(), retries=0))
 
     def close(self) -> None:
         """Close this process's connections (they are reopened on next use)."""
-        client, self._client = self._client, None
-        if client is not None and self._client_pid == os.getpid():
-            client.close()
-            client.connection_pool.disconnect()
+        clients, self._clients = self._clients, {}
+        if self._client_pid == os.getpid():
+            for client in clients.values():
+                client.close()
+                client.connection_pool.disconnect()
 
     def probe(self) -> None:
         """PING the server; StoreUnavailable within 5 s when it cannot be used."""
@@ -175,19 +192,16 @@ class RedisConnection:
     @contextlib.contextmanager
     def translating(self, what: str) -> Iterator[None]:
         """Turn a Redis driver error raised while doing ``what`` into xptrack's error."""
+        quick = time.monotonic() < self._silent_until
         try:
             yield
+        except redis.TimeoutError as error:
+            self._silent_until = time.monotonic() + SILENT_WINDOW
+            raise self._timed_out(what, error, quick) from error
         except redis.AuthenticationError as error:
             raise StoreUnavailable(
                 f"Redis at {self.location} refused the connection ({what}): "
                 f"{self._scrub(error).rstrip('.')}; check the user name and password in the URI"
-            ) from error
-        except redis.TimeoutError as error:
-            raise StoreUnavailable(
-                f"Redis at {self.location} did not answer ({what}) within "
-                f"{self.timeouts.connect:g} s to connect and {self.timeouts.read:g} s to reply: "
-                f"{self._scrub(error)}; the URI options socket_connect_timeout and "
-                "socket_timeout set these waits"
             ) from error
         except (redis.ConnectionError, InvalidResponse) as error:
             # InvalidResponse: whatever answered does not speak Redis (a proxy, another service).
@@ -202,13 +216,27 @@ class RedisConnection:
             ) from error
         except UnicodeEncodeError as error:
             raise UnstorableValue(f"cannot {what} on Redis: {_unencodable(error)}") from error
+        else:
+            self._silent_until = 0.0
+
+    def _timed_out(self, what: str, error: redis.TimeoutError, quick: bool) -> StoreUnavailable:
+        waits = (
+            f"{QUICK_TIMEOUT:g} s, as it had not answered lately"
+            if quick
+            else f"{self.timeouts.connect:g} s to connect and {self.timeouts.read:g} s to reply"
+        )
+        return StoreUnavailable(
+            f"Redis at {self.location} did not answer ({what}) within {waits}: "
+            f"{self._scrub(error)}; the URI options socket_connect_timeout and socket_timeout "
+            "set these waits"
+        )
 
     def _scrub(self, error: BaseException) -> str:
         return scrub(str(error), self._settings.get("password"))
 
     def __getstate__(self) -> dict[str, Any]:
         # Connections stay in the process that opened them; the copy opens its own.
-        return {**self.__dict__, "_client": None, "_client_pid": 0}
+        return {**self.__dict__, "_clients": {}, "_client_pid": 0, "_silent_until": 0.0}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RedisConnection) and self._identity() == other._identity()
