@@ -50,7 +50,22 @@ def history_frame(
         columns["Tags"] = [list(record.tags) for record in records]
         columns["Note"] = [record.note for record in records]
     index = pd.Index([record.trial_id for record in records], name="Trial ID", dtype="int64")
-    return pd.DataFrame(columns, index=index, columns=list(columns))
+    return _frame(columns, index)
+
+
+def _frame(columns: dict[str, Any], index: pd.Index) -> pd.DataFrame:
+    try:
+        return pd.DataFrame(columns, index=index, columns=list(columns))
+    except UnicodeEncodeError:
+        # A text with a lone surrogate (kept exactly by the store) has no Arrow string form:
+        # such columns are built as plain Python objects instead of failing the whole table.
+        plain = {
+            name: pd.Series(values, index=index, dtype=object)
+            if isinstance(values, list)
+            else values
+            for name, values in columns.items()
+        }
+        return pd.DataFrame(plain, index=index, columns=list(columns))
 
 
 def _timestamps(values: list[Any]) -> pd.DatetimeIndex:
