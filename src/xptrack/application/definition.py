@@ -69,9 +69,10 @@ class Definition:
         self.steps[step.name] = step
         return step
 
-    def specs(self) -> dict[str, StepSpec]:
-        """The latest definition of every step, as tasks receive it."""
-        return {name: step.spec for name, step in self.steps.items()}
+    def specs(self, use_cache: bool = True) -> dict[str, StepSpec]:
+        """The latest definition of every step, as tasks receive it (cached steps with their
+        code fingerprint, unless ``use_cache`` is False)."""
+        return {name: step.spec_for(use_cache) for name, step in self.steps.items()}
 
     def code_context(self) -> CodeContext:
         """The source of every step, in definition order."""

@@ -124,20 +124,36 @@ class Experiment:
     @overload
     def __call__(self, func: StepFunction) -> Step: ...
     @overload
-    def __call__(self, func: None = None) -> Callable[[StepFunction], Step]: ...
+    def __call__(
+        self, func: None = None, *, cache: bool = False
+    ) -> Callable[[StepFunction], Step]: ...
 
-    def __call__(self, func: StepFunction | None = None) -> Step | Callable[[StepFunction], Step]:
-        """``@ex``: a plain step."""
-        return self._decorate(func, StepKind.PLAIN)
+    def __call__(
+        self, func: StepFunction | None = None, *, cache: bool = False
+    ) -> Step | Callable[[StepFunction], Step]:
+        """``@ex``: a plain step.
+
+        ``cache=True``: an earlier trial's output is reused when the step's inputs, code and
+        derived seed are the same (see "Step cache" in the README).
+        """
+        return self._decorate(func, StepKind.PLAIN, cache)
 
     @overload
     def persist(self, func: StepFunction) -> Step: ...
     @overload
-    def persist(self, func: None = None) -> Callable[[StepFunction], Step]: ...
+    def persist(
+        self, func: None = None, *, cache: bool = False
+    ) -> Callable[[StepFunction], Step]: ...
 
-    def persist(self, func: StepFunction | None = None) -> Step | Callable[[StepFunction], Step]:
-        """``@ex.persist``: a step whose output is stored in every trial (see ``get_persisted``)."""
-        return self._decorate(func, StepKind.PERSIST)
+    def persist(
+        self, func: StepFunction | None = None, *, cache: bool = False
+    ) -> Step | Callable[[StepFunction], Step]:
+        """``@ex.persist``: a step whose output is stored in every trial (see ``get_persisted``).
+
+        ``cache=True``: an earlier trial's output is reused when the step's inputs, code and
+        derived seed are the same (see "Step cache" in the README).
+        """
+        return self._decorate(func, StepKind.PERSIST, cache)
 
     @overload
     def result(self, func: StepFunction) -> Step: ...
@@ -149,14 +165,14 @@ class Experiment:
         return self._decorate(func, StepKind.RESULT)
 
     def _decorate(
-        self, func: StepFunction | None, kind: StepKind
+        self, func: StepFunction | None, kind: StepKind, cache: bool = False
     ) -> Step | Callable[[StepFunction], Step]:
         if func is None:
-            return lambda f: self._define(f, kind)
-        return self._define(func, kind)
+            return lambda f: self._define(f, kind, cache)
+        return self._define(func, kind, cache)
 
-    def _define(self, func: StepFunction, kind: StepKind) -> Step:
-        return self._definition.define(Step(self, func, kind))
+    def _define(self, func: StepFunction, kind: StepKind, cache: bool = False) -> Step:
+        return self._definition.define(Step(self, func, kind, cache))
 
     def step_definition(self, name: str) -> Step:
         """The step named ``name`` as last defined (a redefinition replaces it)."""
@@ -196,9 +212,11 @@ class Experiment:
             )
         return trial.trial_id
 
-    def run_trial(self, call: StepCall, seed: int | None = None, **dask_kwargs: Any) -> Any:
+    def run_trial(
+        self, call: StepCall, seed: int | None = None, cache: bool = True, **dask_kwargs: Any
+    ) -> Any:
         """Run one trial computing ``call`` (what ``call.compute()`` does)."""
-        return self._runner.run_one(call, seed, dask_kwargs)
+        return self._runner.run_one(call, seed, dask_kwargs, cache)
 
     def run_trials(
         self,
@@ -206,6 +224,7 @@ class Experiment:
         parameter_sets: Sequence[Mapping[str, Any]],
         seed: int | None = None,
         errors: str = "raise",
+        cache: bool = True,
         **dask_kwargs: Any,
     ) -> list[Any]:
         """Run one trial per parameter set, all at once on the dask scheduler in use (a sweep).
@@ -213,14 +232,15 @@ class Experiment:
         Each mapping overrides the current parameter values for its trial only. Every
         trial is recorded, failed ones too; then, with ``errors='raise'``, the first error
         is raised, and with ``errors='return'`` failed trials give their exception in the
-        returned list. Progress is logged as trials finish.
+        returned list. Progress is logged as trials finish. ``cache=False`` runs the
+        ``cache=True`` steps in every trial instead of reusing earlier outputs.
 
         >>> ex.run_trials(score, [{"a": 1}, {"a": 2}, {"a": 3}])   # doctest: +SKIP
         [3.33, 2.5, 2.0]
         """
         from xptrack.application.sweep import run_trials
 
-        return run_trials(self._runner, result, parameter_sets, seed, errors, dask_kwargs)
+        return run_trials(self._runner, result, parameter_sets, seed, errors, dask_kwargs, cache)
 
     def main(self, result: StepCall, argv: Sequence[str] | None = None) -> Any:
         """Command-line entry: ``python script.py a=1 b=2 --seed 1`` runs one trial of ``result``

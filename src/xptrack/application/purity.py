@@ -30,6 +30,15 @@ def deterministic_hashes(*values: Any) -> tuple[str, ...] | None:
         return None
 
 
+def input_hash(
+    spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any], seed: int
+) -> str | None:
+    """The hash of a step call's inputs (its code, derived seed and arguments) that the purity
+    check keys on, and the step cache too; None when dask cannot hash them deterministically."""
+    hashes = deterministic_hashes((spec.code_hash, seed, args, kwargs))
+    return None if hashes is None else hashes[0]
+
+
 def check_purity(
     store: StepHashRepository,
     spec: StepSpec,
@@ -37,11 +46,17 @@ def check_purity(
     kwargs: dict[str, Any],
     result: Any,
     seed: int,
+    inputs: str | None = None,
 ) -> bool:
     """Record the step's hashes; warn and return False when its output changed for the same
     inputs, code and derived ``seed`` (a randomized step is compared with its own past
-    under the same seed only). Outputs that cannot be hashed are skipped, not an error."""
-    hashes = deterministic_hashes((spec.code_hash, seed, args, kwargs), result)
+    under the same seed only). Outputs that cannot be hashed are skipped, not an error.
+    ``inputs``: the :func:`input_hash` when the caller has it already."""
+    if inputs is None:
+        hashes = deterministic_hashes((spec.code_hash, seed, args, kwargs), result)
+    else:
+        output = deterministic_hashes(result)
+        hashes = None if output is None else (inputs, output[0])
     if hashes is None:
         logger.debug("Purity check skipped for step %s: inputs or output not hashable", spec.name)
         return True

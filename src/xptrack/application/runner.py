@@ -63,9 +63,15 @@ class TrialRunner:
         self.store = store
         self.default_seed = default_seed
 
-    def run_one(self, call: StepCall, seed: int | None, dask_kwargs: Mapping[str, Any]) -> Any:
+    def run_one(
+        self,
+        call: StepCall,
+        seed: int | None,
+        dask_kwargs: Mapping[str, Any],
+        cache: bool = True,
+    ) -> Any:
         """Run one trial of ``call``; its result, or its error raised (after recording)."""
-        (outcome,) = self.run(call, [{}], seed, dask_kwargs)
+        (outcome,) = self.run(call, [{}], seed, dask_kwargs, cache=cache)
         if outcome.error is not None:
             raise outcome.error
         return outcome.result
@@ -77,14 +83,17 @@ class TrialRunner:
         seed: int | None,
         dask_kwargs: Mapping[str, Any],
         on_trial_end: OnTrialEnd | None = None,
+        cache: bool = True,
     ) -> list[TrialOutcome]:
-        """Run one trial per parameter set (overrides of the current values), all at once."""
+        """Run one trial per parameter set (overrides of the current values), all at once;
+        ``cache=False`` runs cached steps instead of reusing their outputs."""
         sweep = on_trial_end is not None
         plans = self._prepare(call, parameter_sets, seed, quiet=sweep)
         trials = self._start(plans, quiet=sweep)
-        contexts = [self._context(active) for active in trials]
+        contexts = [self._context(active, cache) for active in trials]
+        specs = self.definition.specs(cache)  # once: fingerprinting reads sources
         graphs = [
-            build_trial_graph(call, context, self.definition.specs(), values)
+            build_trial_graph(call, context, specs, values)
             for context, (values, _) in zip(contexts, plans, strict=True)
         ]
         return _Run(self.recorder, trials, on_trial_end).execute(graphs, contexts, dask_kwargs)
@@ -115,8 +124,8 @@ class TrialRunner:
             raise
         return trials
 
-    def _context(self, active: ActiveTrial) -> TrialContext:
-        return TrialContext(self.experiment_id, self.store, active.trial_id, active.seed)
+    def _context(self, active: ActiveTrial, cache: bool) -> TrialContext:
+        return TrialContext(self.experiment_id, self.store, active.trial_id, active.seed, cache)
 
 
 class _Run:

@@ -25,7 +25,8 @@ import attrs
 
 from xptrack.application.capture import capturing
 from xptrack.application.metrics import MetricBuffer
-from xptrack.application.purity import check_purity
+from xptrack.application.purity import check_purity, input_hash
+from xptrack.application.step_cache import StepCache, cache_key
 from xptrack.domain.errors import StoreError, TrialStateError
 from xptrack.domain.names import validate_name
 from xptrack.domain.seeding import derive_step_seed
@@ -86,6 +87,8 @@ class TrialContext:
     store: StoreHandle = attrs.field(eq=False)
     trial_id: int
     seed: int
+    #: False runs every step, cached ones too (``compute(cache=False)``, ``ex.rerun``).
+    use_cache: bool = True
 
 
 # --- the step running in this thread ----------------------------------------------------------
@@ -178,6 +181,8 @@ class StepSpec:
     kind: StepKind
     func: Callable[..., Any]
     code_hash: str
+    #: The code fingerprint of a ``cache=True`` step, taken for this run (None: not cached).
+    fingerprint: str | None = None
 
 
 @attrs.frozen
@@ -258,10 +263,11 @@ def run_step(
     failed: StepFailure | None = None
     with capturing() as captured:
         try:
-            result = _call_step(context, spec, plain_args, plain_kwargs)
+            result, cached_from = _reuse_or_call(context, spec, plain_args, plain_kwargs)
         except Exception as error:
-            failed = StepFailure(error, format_error(error), traces)
-    trace = StepTrace(key, StepRecord(spec.name, started, utcnow()), captured.text())
+            failed, cached_from = StepFailure(error, format_error(error), traces), None
+    record = StepRecord(spec.name, started, utcnow(), cached_from)
+    trace = StepTrace(key, record, captured.text())
     traces[key] = trace
     if failed is not None:
         return attrs.evolve(failed, traces=traces)
@@ -277,10 +283,40 @@ def format_error(error: BaseException) -> str:
     return "".join(traceback.format_exception(type(error), error, tb))
 
 
-def _call_step(
+def _reuse_or_call(
     context: TrialContext, spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
+) -> tuple[Any, int | None]:
+    """The step's output, and the trial it was reused from (None when the step ran)."""
     seed = derive_step_seed(context.seed, spec.name)
+    if spec.fingerprint is None or not context.use_cache:
+        return _call_step(context, spec, seed, args, kwargs), None
+    inputs = input_hash(spec, args, kwargs, seed)
+    key = cache_key(spec.name, inputs, spec.fingerprint, seed)
+    if key is None:
+        return _call_step(context, spec, seed, args, kwargs), None
+    store = context.store.store
+    outcome = StepCache(store).reuse_or_run(
+        spec.name,
+        key,
+        context.trial_id,
+        lambda: _call_step(context, spec, seed, args, kwargs, inputs, persist=False),
+    )
+    if spec.kind is StepKind.PERSIST:
+        # The bytes the cache holds are the codec's already: persisted, not pickled again.
+        data = outcome.data if outcome.data is not None else dump_user_object(outcome.value)
+        store.save_persisted(spec.name, context.trial_id, data)
+    return outcome.value, outcome.cached_from
+
+
+def _call_step(
+    context: TrialContext,
+    spec: StepSpec,
+    seed: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    inputs: str | None = None,
+    persist: bool = True,
+) -> Any:
     store = context.store.store
     metrics = MetricBuffer(store)
     token = _SCOPE.set(StepScope(context, spec.name, seed, metrics))
@@ -294,9 +330,9 @@ def _call_step(
     finally:
         _SCOPE.reset(token)
     metrics.flush()
-    if spec.kind is StepKind.PERSIST:
+    if persist and spec.kind is StepKind.PERSIST:
         store.save_persisted(spec.name, context.trial_id, dump_user_object(result))
-    check_purity(store, spec, args, kwargs, result, seed)
+    check_purity(store, spec, args, kwargs, result, seed, inputs)
     return result
 
 

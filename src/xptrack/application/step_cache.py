@@ -1,7 +1,8 @@
 """The step cache use-case: reuse a step's output from an earlier trial instead of running it.
 
-A step marked ``cache=True`` is keyed by its input hash (the purity check's), its code
-fingerprint (:mod:`xptrack.application.fingerprint`) and its derived seed. When the
+A step marked ``cache=True`` is keyed by its input hash (the purity check's, which covers
+the step's source, derived seed and arguments), its code fingerprint
+(:mod:`xptrack.application.fingerprint`) and its derived seed. When the
 store holds an output under that key, it is loaded (through the user-object codec,
 so the signing rule applies) and the step's function is not called; otherwise the step
 runs and its output is offered to the store, which keeps the first one offered.
@@ -22,7 +23,6 @@ from typing import Any
 
 import attrs
 
-from xptrack.application.purity import deterministic_hashes
 from xptrack.domain.errors import CorruptRecord, SignatureError, UnstorableValue
 from xptrack.domain.step_cache import CachedOutput, step_cache_key
 from xptrack.domain.user_objects import dump_user_object, load_user_object
@@ -43,13 +43,10 @@ class StepOutcome:
     cached_from: int | None = None
 
 
-def cache_key(
-    step: str, args: tuple[Any, ...], kwargs: dict[str, Any], fingerprint: str, step_seed: int
-) -> str | None:
-    """The key of a call of ``step``; None (logged once per step and process) when dask cannot
-    hash its inputs deterministically, so that the call cannot be cached."""
-    hashes = deterministic_hashes((args, kwargs))
-    if hashes is None:
+def cache_key(step: str, input_hash: str | None, fingerprint: str, step_seed: int) -> str | None:
+    """The key of a call of ``step`` with the purity check's ``input_hash``; None (logged once
+    per step and process) when dask could not hash the inputs, so the call is not cached."""
+    if input_hash is None:
         if step not in _unhashable_reported:
             _unhashable_reported.add(step)
             logger.warning(
@@ -58,7 +55,7 @@ def cache_key(
                 step,
             )
         return None
-    return step_cache_key(step, hashes[0], fingerprint, step_seed)
+    return step_cache_key(step, input_hash, fingerprint, step_seed)
 
 
 class InFlight:

@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from dask._task_spec import Task, parse_input
 
 from xptrack.application import lazy
+from xptrack.application.fingerprint import code_fingerprint
 from xptrack.application.lazy import Evaluation, Key, LazyValue, UnrecordedGraph
 from xptrack.application.runtime import StepKind, StepSpec, seed_global_generators
 from xptrack.domain.errors import UndefinedParameter
@@ -97,13 +99,17 @@ def capture_source(func: Callable[..., Any], name: str) -> str:
 class Step:
     """A function of an experiment; calling it returns a :class:`StepCall`, running nothing."""
 
-    def __init__(self, experiment: Experiment, func: Callable[..., Any], kind: StepKind) -> None:
+    def __init__(
+        self, experiment: Experiment, func: Callable[..., Any], kind: StepKind, cache: bool = False
+    ) -> None:
         name = getattr(func, "__name__", None)
         if not callable(func):
             raise TypeError(f"a step must be a function; got {type(func).__name__} {func!r}")
         self.name = validate_name(name, "step name (the function's name)")
         self.func = func
         self.kind = kind
+        #: ``cache=True``: its output may be reused from an earlier trial (see ``spec_for``).
+        self.cache = cache
         self.source = capture_source(func, self.name)
         code_hash = hashlib.sha256(self.source.encode()).hexdigest()
         self.spec = StepSpec(self.name, kind, func, code_hash)
@@ -115,6 +121,13 @@ class Step:
         if self.kind is StepKind.RESULT and _built_result_calls:
             _built_result_calls[-1].append((call, _caller()))
         return call
+
+    def spec_for(self, use_cache: bool) -> StepSpec:
+        """The spec its tasks get in a run: a cached step's carries its code fingerprint, taken
+        now (the helpers it calls may have changed since it was defined)."""
+        if not (self.cache and use_cache):
+            return self.spec
+        return attrs.evolve(self.spec, fingerprint=code_fingerprint(self.func, self.source))
 
     def __repr__(self) -> str:
         return f"Step({self.name}, kind: {self.kind.value})"
@@ -138,16 +151,17 @@ class StepCall(LazyValue):
         """Whether this is a call of the experiment's ``@ex.result`` step (its trial's result)."""
         return self.experiment.step_definition(self.step).kind is StepKind.RESULT
 
-    def compute(self, seed: int | None = None, **dask_kwargs: Any) -> Any:
+    def compute(self, seed: int | None = None, cache: bool = True, **dask_kwargs: Any) -> Any:
         """A result step's call: run one trial of the experiment and return its result.
         Another step's call: its value, recording no trial.
 
-        ``seed`` seeds ``random``, NumPy and every step; other keyword arguments go to
-        ``dask.compute`` (``scheduler='processes'``, ...).
+        ``seed`` seeds ``random``, NumPy and every step; ``cache=False`` runs the
+        ``cache=True`` steps too instead of reusing their outputs; other keyword arguments go
+        to ``dask.compute`` (``scheduler='processes'``, ...).
         """
         if not self.is_result:
             return super().compute(seed, **dask_kwargs)
-        return self.experiment.run_trial(self, seed=seed, **dask_kwargs)
+        return self.experiment.run_trial(self, seed=seed, cache=cache, **dask_kwargs)
 
     def inputs(self) -> tuple[Any, ...]:
         return (*self.args, *self.kwargs.values())

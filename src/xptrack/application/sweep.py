@@ -25,12 +25,13 @@ def run_trials(
     seed: int | None,
     errors: str,
     dask_kwargs: Mapping[str, Any],
+    cache: bool = True,
 ) -> list[Any]:
     """Run one trial per parameter set; see :meth:`Experiment.run_trials`."""
     if errors not in ("raise", "return"):
         raise InvalidArgument(f"errors must be 'raise' or 'return'; got {errors!r}")
     with SweepProgress(len(parameter_sets)) as progress:
-        outcomes = runner.run(call, parameter_sets, seed, dask_kwargs, progress.trial_ended)
+        outcomes = runner.run(call, parameter_sets, seed, dask_kwargs, progress.trial_ended, cache)
     first_error = next((o.error for o in outcomes if o.error is not None), None)
     if first_error is not None and errors == "raise":
         raise first_error
