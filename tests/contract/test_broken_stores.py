@@ -126,7 +126,7 @@ class RacyCachedOutput(MemoryExperimentStore):
     def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
         if self.load_cached_output(step, key) is not None:
             return False
-        time.sleep(0)  # another writer runs here, as during a network round trip
+        time.sleep(0.005)  # a network round trip: the other writers run meanwhile
         self._cached_outputs[(step, key)] = output
         return True
 
@@ -208,6 +208,18 @@ class DeleteTrialKeepsPersisted(MemoryExperimentStore):
             self._persisted.update(kept)
 
 
+class KeepsCacheOfDeletedTrials(MemoryExperimentStore):
+    """Deletes a trial's records but not the cache entries it made (a later trial would
+    reuse an output from a trial that no longer exists)."""
+
+    def delete_trial(self, trial_id: int) -> None:
+        with self._lock:
+            kept = dict(self._cached_outputs)
+        super().delete_trial(trial_id)
+        with self._lock:
+            self._cached_outputs.update(kept)
+
+
 #: Broken store -> the store calls whose answers give it away.
 CAUGHT_BY_THE_MACHINE = {
     DropsLastMetricPoint: "load_metric|metric_keys",
@@ -246,6 +258,7 @@ def test_state_machine_catches(broken: type[MemoryExperimentStore]) -> None:
         (RacyCachedOutput, "test_racing_cache_writers_keep_one_whole_entry"),
         (CachesByKeyOnly, "test_cached_outputs_are_apart_per_step_and_key"),
         (TruncatesBigCachedOutputs, "test_empty_and_big_cached_outputs"),
+        (KeepsCacheOfDeletedTrials, "test_deleting_a_trial_removes_the_cached_outputs_it_made"),
         (SaveOverwritesLabels, "test_labels_survive_concurrent_saves_of_the_trial"),
         (SaveOverwritesLabels, "test_every_kind_of_value_comes_back_exactly"),
         (RacyLabels, "test_labels_survive_concurrent_saves_of_the_trial"),

@@ -336,6 +336,12 @@ class LocalExperimentStore(ExperimentStore):
         with self._transaction(immediate=True) as connection:
             for table in ("trials", "trial_labels", "trial_outputs", "metric_chunks"):
                 connection.execute(f"DELETE FROM {table} WHERE trial_id = ?", (trial_id,))
+            cached = connection.execute(
+                "DELETE FROM step_cache WHERE trial_id = ? RETURNING file", (trial_id,)
+            ).fetchall()
+        for (name,) in cached:
+            if isinstance(name, str) and Path(name).name == name:
+                (self._cache_folder() / name).unlink(missing_ok=True)
         for step in self.list_persisted(trial_id):
             self._persist_path(step, trial_id).unlink(missing_ok=True)
         self._code_path(trial_id).unlink(missing_ok=True)

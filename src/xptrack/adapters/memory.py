@@ -103,6 +103,8 @@ class MemoryExperimentStore(ExperimentStore):
                 del self._metrics[metric]
             for output in [key for key in self._persisted if key[1] == trial_id]:
                 del self._persisted[output]
+            for entry in [k for k, o in self._cached_outputs.items() if o.trial_id == trial_id]:
+                del self._cached_outputs[entry]
 
     def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
         chunks = [(trial_id, key, encode_metric_chunk(s)) for trial_id, key, s in batch if s]

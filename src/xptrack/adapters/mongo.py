@@ -373,7 +373,12 @@ class MongoExperimentStore(ExperimentStore):
         # them, and the unique index lets one head in. Heads are never replaced.
         pieces, version = _pieces(output.data), uuid.uuid4().hex
         head_key = {"category": "step_cache", "step": step, "cache_key": key}
-        chunk_key = {**head_key, "category": "step_cache_chunk", "version": version}
+        chunk_key = {
+            **head_key,
+            "category": "step_cache_chunk",
+            "version": version,
+            "trial_id": output.trial_id,
+        }
         if len(pieces) > 1:
             self._ready().insert_many(
                 [self._document(chunk_key, seq=i, data=p) for i, p in enumerate(pieces[1:], 1)]

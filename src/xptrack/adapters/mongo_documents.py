@@ -21,7 +21,8 @@ from xptrack.domain.trial import TrialRecord
 Document = dict[str, Any]
 #: The categories of documents that belong to one trial (they carry its ``trial_id``).
 TRIAL_CATEGORIES = [
-    *("trial", "labels", "output", "code", "environment", "metric", "persist", "persist_chunk")
+    *("trial", "labels", "output", "code", "environment", "metric", "persist", "persist_chunk"),
+    *("step_cache", "step_cache_chunk"),
 ]
 _JSON_SCALARS = (str, int, float, bool, type(None))
 

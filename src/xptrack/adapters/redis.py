@@ -10,6 +10,7 @@ in the seed's RedisBackend table::
     <id>:metric:<key>:<trial>           list; each element a JSON chunk of points
     <id>:step_hash:<step>-<input hash>  text: the output hash
     <id>:step_cache:<step>:<key>        b"<trial>\n" + bytes of a cached step output (SET NX)
+    <id>:step_cache_of:<trial>          set of the step_cache keys that trial's outputs were kept in
     <id>:code:<trial>                   text: the code context
     <id>:output:<trial>                 text: what the trial's steps printed and logged
     <id>:<category>:<trial>             text: one environment category
@@ -184,6 +185,9 @@ class _Keys:
     def step_cache(self, step: str, key: str) -> str:
         return f"{self.prefix}step_cache:{step}:{key}"
 
+    def step_cache_of(self, trial_id: int) -> str:
+        return f"{self.prefix}step_cache_of:{trial_id}"
+
     def code(self, trial_id: int) -> str:
         return f"{self.prefix}code:{trial_id}"
 
@@ -324,6 +328,8 @@ class RedisExperimentStore(ExperimentStore):
         doomed += [keys.environment(trial_id)] + [keys.category(c, trial_id) for c in CATEGORIES]
         doomed += [keys.metric(_text(key), trial_id) for key in metric_keys]
         doomed += [keys.persist(_text(step), trial_id) for step in steps]
+        doomed += [keys.step_cache_of(trial_id)]
+        doomed += [_text(entry) for entry in self._redis.smembers(keys.step_cache_of(trial_id))]
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrem(keys.trials, str(trial_id))
             pipe.unlink(*doomed)
@@ -383,7 +389,12 @@ class RedisExperimentStore(ExperimentStore):
     def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
         # One value holding the trial id and the bytes, set only if absent: atomic and whole.
         value = b"%d\n" % output.trial_id + bytes(output.data)
-        return bool(self._redis.set(self._keys.step_cache(step, key), value, nx=True))
+        entry = self._keys.step_cache(step, key)
+        if not self._redis.set(entry, value, nx=True):
+            return False
+        # Indexed under the trial only once kept: delete_trial never removes another's entry.
+        self._redis.sadd(self._keys.step_cache_of(output.trial_id), entry)
+        return True
 
     @_redis_call("load a cached step output")
     def load_cached_output(self, step: str, key: str) -> CachedOutput | None:

@@ -109,6 +109,7 @@ class StepCacheRepository(abc.ABC):
     Keys are 64 lowercase hex digits (:func:`xptrack.domain.step_cache.step_cache_key`).
     An entry is written once and never replaced, so concurrent trials that compute the
     same output each offer it, one of them is kept, and every reader sees that one.
+    ``delete_trial`` removes the entries that trial made (a later trial computes them anew).
     """
 
     @abc.abstractmethod

@@ -82,6 +82,9 @@ class ModelStore(ExperimentStore):
         self.outputs.pop(trial_id, None)
         self.metrics = {key: s for key, s in self.metrics.items() if key[0] != trial_id}
         self.persisted = {key: b for key, b in self.persisted.items() if key[1] != trial_id}
+        self.cached_outputs = {
+            key: o for key, o in self.cached_outputs.items() if o.trial_id != trial_id
+        }
 
     def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
         for trial_id, key, points in batch:

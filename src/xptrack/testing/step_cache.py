@@ -103,6 +103,29 @@ class StepCacheContract:
                     f"entry ({step!r}, {key[:8]}...) came back as {found!r}"
                 )
 
+    def test_deleting_a_trial_removes_the_cached_outputs_it_made(
+        self, store_factory: StoreFactory
+    ) -> None:
+        big = payload(2, BIG_OUTPUT_BYTES)
+        with _opened(store_factory) as store:
+            trials = [store.next_trial_id() for _ in range(3)]
+            store.add_cached_output(STEP, KEY, CachedOutput(trials[0], payload(trials[0])))
+            store.add_cached_output("big", KEY, CachedOutput(trials[1], big))
+            store.add_cached_output("kept", KEY, CachedOutput(trials[2], payload(trials[2])))
+            # A loser's offer does not make the entry its own: deleting the loser keeps it.
+            store.add_cached_output("kept", KEY, CachedOutput(trials[0], payload(trials[0])))
+            store.delete_trial(trials[0])
+            store.delete_trial(trials[1])
+            assert store.load_cached_output(STEP, KEY) is None, "delete_trial kept its entry"
+            assert store.load_cached_output("big", KEY) is None, "delete_trial kept its entry"
+            assert store.load_cached_output("kept", KEY) == CachedOutput(
+                trials[2], payload(trials[2])
+            ), "delete_trial removed an entry another trial made"
+            assert store.add_cached_output(STEP, KEY, CachedOutput(trials[2], payload(9))), (
+                "after delete_trial, a new entry cannot be stored under the freed key"
+            )
+            assert store.load_cached_output(STEP, KEY) == CachedOutput(trials[2], payload(9))
+
     def test_empty_and_big_cached_outputs(self, store_factory: StoreFactory) -> None:
         big = payload(7, BIG_OUTPUT_BYTES)
         with _opened(store_factory) as store:
