@@ -174,3 +174,26 @@ def test_a_cached_persisted_step_is_persisted_in_every_trial(store, experiment_i
     assert [count(features(a)).compute(seed=3) for _ in range(2)] == [4, 4]
     assert calls_of(calls, "features") == 1 and cached_from(ex, 2, "features") == 1
     assert ex.get_persisted("features", 2) == {"a": 4, "rows": [0, 1, 2, 3]}
+
+
+def test_rerun_runs_cached_steps_and_says_whether_the_trial_reproduces(store, experiment_id, calls):
+    ex = open_experiment(store, experiment_id)
+    result = build_cached(ex, calls)
+    ex.set_parameters(a=1, lr=2)
+    assert result.compute(seed=5) == 120 and result.compute(seed=5) == 120
+    assert calls_of(calls, "prep") == 1 and cached_from(ex, 2) == 1
+
+    same = ex.rerun(1, result=result)
+    assert same.identical and same.rerun == 3, str(same)
+    assert calls_of(calls, "prep") == 2 and cached_from(ex, 3) is None, "rerun reused the cache"
+
+    @ex(cache=True)
+    def prep(a):  # the step changes: its output is not the one trial 1 had
+        record_call(calls, "prep")
+        return [a * 10, a * 20, a * 31]
+
+    changed = ex.rerun(1, result=result)  # a call runs the latest definition of each step
+    assert not changed.identical and not changed.result_identical
+    assert list(changed.diff.code) == ["prep"], changed.diff.code
+    assert "NOT identical" in str(changed) and "prep" in str(changed)
+    assert calls_of(calls, "prep") == 3 and cached_from(ex, changed.rerun) is None

@@ -89,7 +89,8 @@ def rerun_trial(
         )
     overrides = {name: value for name, value in recorded.items() if name in declared}
     logger.info("Rerunning trial %s with seed %s", trial_id, original.seed)
-    experiment.run_trials(result, [overrides], seed=original.seed, errors="return")
+    # The cache off: a rerun proves the steps reproduce, it must not reuse their outputs.
+    experiment.run_trials(result, [overrides], seed=original.seed, errors="return", cache=False)
     new_id = experiment.trial_id
     rerun = store.get_trial(new_id)
     return RerunReport(
