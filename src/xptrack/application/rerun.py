@@ -88,10 +88,11 @@ def rerun_trial(
             ignored,
         )
     overrides = {name: value for name, value in recorded.items() if name in declared}
+    before = store.last_trial_id()
     logger.info("Rerunning trial %s with seed %s", trial_id, original.seed)
     # The cache off: a rerun proves the steps reproduce, it must not reuse their outputs.
     experiment.run_trials(result, [overrides], seed=original.seed, errors="return", cache=False)
-    new_id = experiment.trial_id
+    new_id = new_trial_id(store, before, original.seed)
     rerun = store.get_trial(new_id)
     return RerunReport(
         trial_id,
@@ -100,6 +101,19 @@ def rerun_trial(
         compare_persisted(store, trial_id, new_id),
         diff_trials(store, experiment.id, trial_id, new_id),
     )
+
+
+def new_trial_id(store: ExperimentStore, before: int, seed: int | None) -> int:
+    """The id of the trial this process just started with ``seed``: the first id after
+    ``before`` with that seed (other processes may have started trials meanwhile)."""
+    last = store.last_trial_id()
+    for candidate in range(before + 1, last + 1):
+        try:
+            if store.get_trial(candidate).seed == seed:
+                return candidate
+        except NotFoundError:  # an id handed out whose trial never started
+            continue
+    return last
 
 
 def compare_persisted(store: ExperimentStore, a: int, b: int) -> dict[str, bool]:
