@@ -169,3 +169,25 @@ def _answers(call) -> bool:
     except StoreUnavailable:
         return False
     return True
+
+
+@pytest.mark.mongo
+def test_mongodb_chunks_sent_again_are_stored_once(mongo_url, mongo_experiment_id):
+    from xptrack.adapters.mongo import MongoBackend
+    from xptrack.adapters.mongo_connection import insert_once
+    from xptrack.adapters.serialization import encode_metric_chunk
+    from xptrack.domain.metric import MetricSeries
+
+    backend = MongoBackend(mongo_url)
+    store = backend.open(mongo_experiment_id)
+    collection = shared_client(mongo_url)[backend.database_name][mongo_experiment_id]
+    key = {"experiment_id": mongo_experiment_id, "category": "metric", "metric_key": "loss"}
+    chunks = [
+        {**key, "trial_id": 1, "seq": i, "points": encode_metric_chunk(MetricSeries([i], [i / 2]))}
+        for i in range(3)
+    ]
+
+    insert_once(collection, chunks[:2])  # a first send that reached the server in part
+    insert_once(collection, chunks)  # the driver sends the same documents (same _ids) again
+
+    assert store.load_metric(1, "loss") == MetricSeries([0, 1, 2], [0.0, 0.5, 1.0])
