@@ -117,10 +117,17 @@ def test_rerun_of_a_deterministic_trial_is_identical(make_experiment):
     ex.set_parameters(a=1)
     s.compute(seed=5)
     ex.set_parameters(a=7, b=7)  # the rerun uses trial 1's values, not the current ones
-    report = ex.rerun(1, s)
+    report = ex.rerun(1)  # through the result call computed last
     assert report.identical and report.rerun == 2 and report.persisted == {"features": True}
     assert ex.get_parameters(2) == {"a": 1, "b": 2} and ex.get_parameters()["a"] == 7
     assert str(report) == "Trial 1 reran as trial 2: identical (result and 1 persisted output(s))"
+
+
+def test_rerun_with_no_result_call_computed_yet_says_what_to_pass(make_experiment):
+    ex = make_experiment("fresh")
+    build_session(ex, epochs=1)
+    with pytest.raises(xptrack.InvalidArgument, match=r"pass it, ex\.rerun\(n, score\(\.\.\.\)\)"):
+        ex.rerun(1)
 
 
 def test_rerun_of_a_changed_step_is_not_identical_and_the_diff_names_it(make_experiment):

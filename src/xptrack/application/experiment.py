@@ -75,6 +75,7 @@ class Experiment:
         self._probe = probe
         self._definition = Definition(self)
         self._steps = self._definition.steps  # read by the command line (cli.py)
+        self._last_result_call: StepCall | None = None  # what ex.rerun(n) runs (cli's)
         self._runner = TrialRunner(
             self.id,
             self._definition,
@@ -216,6 +217,7 @@ class Experiment:
         self, call: StepCall, seed: int | None = None, cache: bool = True, **dask_kwargs: Any
     ) -> Any:
         """Run one trial computing ``call`` (what ``call.compute()`` does)."""
+        self._last_result_call = call
         return self._runner.run_one(call, seed, dask_kwargs, cache)
 
     def run_trials(
@@ -240,6 +242,7 @@ class Experiment:
         """
         from xptrack.application.sweep import run_trials
 
+        self._last_result_call = result
         return run_trials(self._runner, result, parameter_sets, seed, errors, dask_kwargs, cache)
 
     def main(self, result: StepCall, argv: Sequence[str] | None = None) -> Any:
@@ -408,14 +411,21 @@ class Experiment:
 
     def rerun(self, trial_id: int, result: StepCall | None = None) -> RerunReport:
         """Run trial ``trial_id`` again as a new trial (its parameters and seed, the steps as
-        defined now) through ``result`` (the result step's call); the report says whether the
-        result and persisted outputs are bit-identical, with the diff that explains it."""
+        defined now, the step cache off) through ``result``, by default the result call this
+        experiment last computed; the report says whether the result and persisted outputs
+        are bit-identical, with the diff that explains it.
+
+        >>> print(ex.rerun(1))                                   # doctest: +SKIP
+        Trial 1 reran as trial 3: identical (result and 1 persisted output(s))
+        """
         from xptrack.application.rerun import rerun_trial
 
+        result = result if result is not None else self._last_result_call
         if result is None:
             raise InvalidArgument(
-                "ex.rerun needs the result step's call to run: ex.rerun(n, result=score(...)); "
-                "or use `xptrack rerun script.py N`"
+                "ex.rerun(n) runs the result call this experiment last computed, and none was "
+                "computed here yet: pass it, ex.rerun(n, score(...)), or use "
+                "`xptrack rerun script.py N`"
             )
         return rerun_trial(self, self._store, self._known_trial(trial_id), result)
 
