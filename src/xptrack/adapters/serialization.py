@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import logging
 import math
-import pickletools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -32,7 +31,7 @@ from xptrack.domain.trial import (
     describe_error,
     qualified_type_name,
 )
-from xptrack.domain.user_objects import PickledValue, dump_user_object, pickle_payload
+from xptrack.domain.user_objects import PickledValue, dump_user_object, pickled_type_name
 
 logger = logging.getLogger(__name__)
 
@@ -119,42 +118,10 @@ def _decode_pickle(data: dict[str, Any]) -> PickledValue:
     payload = base64.b64decode(data["v"], validate=True)
     type_name = data.get("type")
     if type_name is None:  # written before types were recorded, or planted: read the opcodes
-        type_name = _pickled_type_name(pickle_payload(payload))
+        type_name = pickled_type_name(payload)
     if not isinstance(type_name, str):
         raise CorruptRecord(f"stored pickle's type is {type_name!r:.40}, not a name")
     return PickledValue(type_name, payload)
-
-
-def _pickled_type_name(payload: bytes) -> str:
-    """The first class a pickle names, read from its opcodes (nothing in it is run)."""
-    strings: list[str] = []
-    builtin: str | None = None
-    try:
-        for opcode, argument, _ in pickletools.genops(payload):
-            if opcode.name == "GLOBAL" and isinstance(argument, str):
-                return _short_name(*argument.split(" ", 1))
-            if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
-                return _short_name(*strings[-2:])
-            if isinstance(argument, str):
-                strings.append(argument)
-            builtin = builtin or _BUILTIN_OPCODES.get(opcode.name)
-    except Exception:  # a damaged pickle: its placeholder says so, its load() will refuse it
-        return "unreadable pickle"
-    return builtin or "object"
-
-
-#: Builtin containers a pickle builds without naming a class.
-_BUILTIN_OPCODES = {
-    "EMPTY_SET": "set",
-    "FROZENSET": "frozenset",
-    "EMPTY_DICT": "dict",
-    "EMPTY_LIST": "list",
-    "BYTEARRAY8": "bytearray",
-}
-
-
-def _short_name(module: str, name: str = "") -> str:
-    return name if module == "builtins" else f"{module}.{name}"
 
 
 _SPECIAL_ENCODERS: dict[type, Callable[[Any], Any]] = {

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import pickle
+import pickletools
 from typing import Any
 
 import attrs
@@ -72,6 +73,40 @@ def pickle_payload(data: bytes) -> bytes:
     if data.startswith(_SIGNED_MAGIC):
         return data[len(_SIGNED_MAGIC) + _DIGEST_SIZE :]
     return data
+
+
+def pickled_type_name(data: bytes) -> str:
+    """The first class a stored pickle names, read from its opcodes (nothing in it is run):
+    the TYPE of ``<pickled TYPE, N bytes>``."""
+    payload = pickle_payload(data)
+    strings: list[str] = []
+    builtin: str | None = None
+    try:
+        for opcode, argument, _ in pickletools.genops(payload):
+            if opcode.name == "GLOBAL" and isinstance(argument, str):
+                return _short_name(*argument.split(" ", 1))
+            if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                return _short_name(*strings[-2:])
+            if isinstance(argument, str):
+                strings.append(argument)
+            builtin = builtin or _BUILTIN_OPCODES.get(opcode.name)
+    except Exception:  # a damaged pickle: its placeholder says so, its load() will refuse it
+        return "unreadable pickle"
+    return builtin or "object"
+
+
+#: Builtin containers a pickle builds without naming a class.
+_BUILTIN_OPCODES = {
+    "EMPTY_SET": "set",
+    "FROZENSET": "frozenset",
+    "EMPTY_DICT": "dict",
+    "EMPTY_LIST": "list",
+    "BYTEARRAY8": "bytearray",
+}
+
+
+def _short_name(module: str, name: str = "") -> str:
+    return name if module == "builtins" else f"{module}.{name}"
 
 
 @attrs.frozen

@@ -1,52 +1,18 @@
 """Stored values as the dashboard's JSON shows them: plain data kept, the rest as text.
 
 The page never unpickles: a user object is described from its bytes (type name and size),
-the way every reader of the history describes it.
+by the same placeholder every reader of the history shows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import pickletools
 from collections.abc import Mapping
 from typing import Any
 
 from xptrack.domain.trial import TrialRecord
-
-#: Bytes in front of a signed pickle (``domain.user_objects``): magic and HMAC-SHA256 digest.
-_SIGNED_MAGIC = b"XPTS1"
-_SIGNED_HEADER = len(_SIGNED_MAGIC) + 32
-_OPCODE_TYPES = {
-    "EMPTY_LIST": "list",
-    "LIST": "list",
-    "EMPTY_DICT": "dict",
-    "DICT": "dict",
-    "EMPTY_TUPLE": "tuple",
-    "TUPLE": "tuple",
-    "TUPLE1": "tuple",
-    "TUPLE2": "tuple",
-    "TUPLE3": "tuple",
-    "EMPTY_SET": "set",
-    "FROZENSET": "frozenset",
-    "BININT": "int",
-    "BININT1": "int",
-    "BININT2": "int",
-    "LONG1": "int",
-    "LONG4": "int",
-    "INT": "int",
-    "BINFLOAT": "float",
-    "FLOAT": "float",
-    "SHORT_BINUNICODE": "str",
-    "BINUNICODE": "str",
-    "BINUNICODE8": "str",
-    "SHORT_BINBYTES": "bytes",
-    "BINBYTES": "bytes",
-    "NONE": "NoneType",
-    "NEWTRUE": "bool",
-    "NEWFALSE": "bool",
-}
-_SKIPPED_OPCODES = {"PROTO", "FRAME", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"}
+from xptrack.domain.user_objects import PickledValue, pickled_type_name
 
 
 def jsonable(value: Any) -> Any:
@@ -77,32 +43,4 @@ def status_of(record: TrialRecord) -> str:
 
 def describe_pickle(data: bytes) -> str:
     """``<pickled TYPE, N bytes>`` for a stored user object, read without unpickling it."""
-    payload = data[_SIGNED_HEADER:] if data.startswith(_SIGNED_MAGIC) else data
-    return f"<pickled {_pickled_type(payload)}, {len(data)} bytes>"
-
-
-def _pickled_type(payload: bytes) -> str:
-    leading = _leading_opcodes(payload)
-    if not leading:
-        return "object"
-    first, argument = leading[0]
-    if first == "GLOBAL":
-        return str(argument).replace(" ", ".")
-    strings = {"SHORT_BINUNICODE", "BINUNICODE", "UNICODE"}
-    if len(leading) >= 3 and leading[2][0] == "STACK_GLOBAL" and leading[1][0] in strings:
-        return f"{leading[0][1]}.{leading[1][1]}"
-    return _OPCODE_TYPES.get(first, "object")
-
-
-def _leading_opcodes(payload: bytes, count: int = 3) -> list[tuple[str, Any]]:
-    """The first ``count`` meaningful (opcode name, argument) pairs of a pickle."""
-    found: list[tuple[str, Any]] = []
-    try:
-        for opcode, argument, _ in pickletools.genops(payload):
-            if opcode.name not in _SKIPPED_OPCODES:
-                found.append((opcode.name, argument))
-            if len(found) >= count:
-                break
-    except Exception:  # a truncated or foreign pickle: still described, never loaded
-        pass
-    return found
+    return repr(PickledValue(pickled_type_name(data), data))
