@@ -98,6 +98,42 @@ def test_a_second_process_reuses_the_output(store, backend_kind, experiment_id, 
     assert calls_of(calls, "prep") == 1 and cached_from(ex, 3) == 1
 
 
+def test_processes_missing_one_key_together_keep_one_output(
+    store, backend_kind, experiment_id, calls, tmp_path
+):
+    if backend_kind == "memory":
+        pytest.skip("the memory store lives in one process")
+    command = [sys.executable, "-m", "tests.integration._cache_steps", str(store), experiment_id]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    processes = [
+        subprocess.Popen(
+            [*command, str(calls), "2", "1", "3"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    try:
+        reports = [process.communicate(timeout=180) for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    assert all(p.returncode == 0 for p in processes), [err for _, err in reports]
+    assert {json.loads(out)["result"] for out, _ in reports} == {120.0}
+    assert 1 <= calls_of(calls, "prep") <= 3, "a process ran the step more than once"
+    ex = open_experiment(store, experiment_id)
+    sources = {cached_from(ex, trial_id) for trial_id in (1, 2, 3)}
+    result = build_cached(ex, calls)
+    ex.set_parameters(a=2, lr=1)
+    assert result.compute(seed=3) == 120
+    kept = cached_from(ex, 4)
+    assert kept in {1, 2, 3} and sources <= {None, kept}, (sources, kept)
+
+
 def test_what_runs_the_cached_step_again_and_what_does_not(store, experiment_id, calls):
     ex = open_experiment(store, experiment_id)
     result = build_cached(ex, calls)
