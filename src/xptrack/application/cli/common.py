@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
-from rich.console import Console
-from rich.table import Table
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
 
     from xptrack.application.experiment import Experiment
 
@@ -85,6 +85,8 @@ def quiet_logging(verbose: bool) -> None:
 
 def console() -> Console:
     """Where tables go: stdout, as wide as the terminal (``COLUMNS`` when not a terminal)."""
+    from rich.console import Console  # rich is imported by the commands that print with it
+
     return Console(highlight=False, soft_wrap=False)
 
 
@@ -109,6 +111,8 @@ def rows_table(names: list[str], rows: list[list[str]], title: str | None = None
     shown = columns_that_fit(widths, console().width)
     hidden = names[shown:]
     caption = f"not shown (too narrow): {', '.join(hidden)}" if hidden else None
+    from rich.table import Table
+
     table = Table(title=title, caption=caption)
     for name, width in zip(names[:shown], widths, strict=False):
         table.add_column(name, overflow="ellipsis", no_wrap=True, max_width=width)

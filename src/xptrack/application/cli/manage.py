@@ -9,8 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from xptrack.application.cli.common import TRIAL_ID, Store, confirm, store_of
 
@@ -19,6 +17,9 @@ from xptrack.application.cli.common import TRIAL_ID, Store, confirm, store_of
 def progress_bar(what: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr for long work; yields the ``progress(done, total)`` callback
     the use-cases call. Left out when stderr is not a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     err = Console(stderr=True)
     if not err.is_terminal:
         yield lambda done, total: None

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from xptrack.application.cli.common import TRIAL_ID, cell, console, store_of
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.table import Table
 
     from xptrack.application.experiment import Experiment
 
@@ -92,6 +92,8 @@ def metrics_table(ex: Experiment, trial: int) -> Table | None:
     summaries = ex.get_metric_summary(trial)
     if not summaries:
         return None
+    from rich.table import Table
+
     table = Table(title="Metrics")
     for name in ("Metric", "Points", "Epochs", "Last", "Min", "Max"):
         table.add_column(name, overflow="ellipsis", no_wrap=True)
