@@ -250,3 +250,43 @@ def test_the_local_default_store_is_every_experiment_under_xptrack_cache():
         dashboard.stop()
     assert answer["default"] == "first"
     assert [row["id"] for row in answer["experiments"]] == ["first", "second"]
+
+
+UNPICKLED: list[str] = []
+
+
+def _record_unpickling() -> str:
+    UNPICKLED.append("unpickled")
+    return "loaded"
+
+
+class Planted:
+    """A value whose unpickling is visible (it calls ``_record_unpickling``)."""
+
+    def __reduce__(self):
+        return (_record_unpickling, ())
+
+
+def test_pickled_values_are_shown_as_placeholders_and_never_unpickled(make_experiment):
+    ex = make_experiment("pickles")
+    value = ex.parameter("value")
+
+    @ex.result
+    def keep(value):
+        return Planted()
+
+    ex.set_parameters(value=Planted())
+    keep(value).compute(seed=1)
+    UNPICKLED.clear()  # the trial itself may copy its values; what follows must not
+    dashboard = ex.start_dashboard(port=0, blocking=False)
+    try:
+        with httpx.Client(base_url=dashboard.url, timeout=10) as http:
+            (row,) = http.get("/api/experiments/pickles/trials").json()["trials"]
+            detail = http.get("/api/experiments/pickles/trials/1").json()
+            by_value = http.get("/api/experiments/pickles/trials", params={"sort": "result"})
+    finally:
+        dashboard.stop()
+    assert by_value.status_code == 200
+    for shown in (row["parameters"]["value"], row["result"], detail["result"]):
+        assert shown.startswith("<pickled ") and "Planted" in shown, shown
+    assert UNPICKLED == []
