@@ -184,6 +184,7 @@ def test_export_writes_the_history_with_last_metric_values(recorded):
         (["history", "quickstart", "--where", "a.__class__"], "uses '__' or '@'"),
         (["history", "quickstart", "--sort", "zzz"], "no column 'zzz'; columns: Trial ID, a, b"),
         (["export", "quickstart", "-o", "h.xlsx"], "unknown suffix '.xlsx'"),
+        (["delete", "quickstart", "1", "7", "--yes"], "no trial 7 in experiment quickstart"),
         (["--backend", "ftp://x", "history", "quickstart"], "unknown backend URI scheme 'ftp'"),
     ],
 )

@@ -85,8 +85,10 @@ def delete(context: click.Context, experiment: str, trials: tuple[int, ...], yes
         delete_experiment(experiment, store.backend)
         click.echo(f"Deleted experiment {experiment}")
         return
-    for trial in trials:
-        ex.diff(trial, trial)  # NotFoundError, naming it, before anything is deleted
+    missing = sorted(set(trials) - set(ex.get_history().index))
+    if missing:  # checked before anything is deleted
+        listed = ", ".join(map(str, missing))
+        raise click.BadParameter(f"no trial {listed} in experiment {experiment}", param_hint="N")
     listed = ", ".join(map(str, trials))
     confirm(f"Delete trial(s) {listed} of experiment {experiment}?", yes)
     for trial in trials:
