@@ -290,3 +290,35 @@ def test_pickled_values_are_shown_as_placeholders_and_never_unpickled(make_exper
     for shown in (row["parameters"]["value"], row["result"], detail["result"]):
         assert shown.startswith("<pickled ") and "Planted" in shown, shown
     assert UNPICKLED == []
+
+
+def test_an_unreadable_new_record_never_breaks_the_trials_page(tmp_path):
+    import sqlite3
+
+    import xptrack
+
+    ex = xptrack.Experiment("planted", backend=tmp_path, capture_environment=False)
+    a = ex.parameter("a")
+
+    @ex.result
+    def echo(a):
+        return a
+
+    ex.set_parameters(a=1)
+    echo(a).compute(seed=1)
+    dashboard = ex.start_dashboard(port=0, blocking=False)
+    try:
+        with httpx.Client(base_url=dashboard.url, timeout=10) as http:
+            url = "/api/experiments/planted/trials"
+            assert http.get(url).json()["total"] == 1
+            with sqlite3.connect(tmp_path / "planted.db") as db:
+                db.execute("INSERT INTO trials (trial_id, record) VALUES (2, 'not a record')")
+            ex.set_parameters(a=3)
+            echo(a).compute(seed=1)  # trial 3, after the planted one
+            deadline = time.monotonic() + 10
+            while (answer := http.get(url)).json().get("total") != 2:
+                assert answer.status_code == 200, answer.text
+                assert time.monotonic() < deadline, answer.text
+    finally:
+        dashboard.stop()
+    assert ids(answer.json()) == [1, 3]

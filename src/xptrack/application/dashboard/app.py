@@ -28,7 +28,7 @@ from xptrack.application.dashboard.query import PageQuery
 from xptrack.application.dashboard.security import GuardMiddleware
 from xptrack.application.dashboard.table import TrialTable
 from xptrack.application.dashboard.trial_page import trial_detail
-from xptrack.domain.errors import InvalidArgument, NotFoundError, XptrackError
+from xptrack.domain.errors import InvalidArgument, NotFoundError, StoreUnavailable, XptrackError
 from xptrack.domain.names import validate_name, validate_trial_id
 from xptrack.ports.repositories import Backend, ExperimentStore
 
@@ -77,6 +77,8 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
 
 def _error(error: XptrackError) -> JSONResponse:
     status = 404 if isinstance(error, NotFoundError) else 400
+    if isinstance(error, StoreUnavailable):
+        status = 503
     return _json({"error": str(error), "kind": type(error).__name__}, status)
 
 

@@ -22,7 +22,7 @@ from xptrack.application.dashboard.frame import metrics_frame, records_frame, tr
 from xptrack.application.dashboard.frames import RowFrame
 from xptrack.application.dashboard.query import PageQuery, select_rows
 from xptrack.application.dashboard.values import jsonable, status_of
-from xptrack.domain.errors import NotFoundError
+from xptrack.domain.errors import CorruptRecord, NotFoundError
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import ExperimentStore
 
@@ -126,6 +126,10 @@ class TrialTable:
         try:
             record = self._store.get_trial(trial_id)
         except NotFoundError:
+            self._missing.add(trial_id)
+            return None
+        except CorruptRecord as error:  # shown by the next full read; never breaks the page
+            logger.warning("Dashboard skips unreadable trial %s: %s", trial_id, error)
             self._missing.add(trial_id)
             return None
         self._missing.discard(trial_id)
