@@ -196,6 +196,11 @@ def test_a_usage_mistake_is_one_line_and_exit_2(recorded, capsys, argv, message)
     assert message in captured.err and "Traceback" not in captured.err
 
 
+def test_xptrack_alone_prints_the_help(capsys):
+    assert main([]) == 2
+    assert "Commands:\n" in capsys.readouterr().err
+
+
 def test_a_usage_mistake_in_a_real_process_is_one_line_too(recorded):
     done = xptrack("show", "quickstart", "x", cwd=recorded)
     assert done.returncode == 2 and done.stdout == ""

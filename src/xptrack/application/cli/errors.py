@@ -76,6 +76,9 @@ def invoke(command: click.Command, args: Sequence[str] | None, prog: str) -> tup
         return int(done.exit_code), None
     except click.exceptions.Abort:
         return fail(prog, "aborted", FAILURE_EXIT), None
+    except click.exceptions.NoArgsIsHelpError as error:  # a bare `xptrack`: the help, whole
+        click.echo(error.format_message(), err=True)
+        return USAGE_EXIT, None
     except click.UsageError as error:
         return fail(prog, error.format_message(), USAGE_EXIT), None
     except click.ClickException as error:
