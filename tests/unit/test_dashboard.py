@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sys
 import time
 
 import httpx
@@ -322,3 +323,16 @@ def test_an_unreadable_new_record_never_breaks_the_trials_page(tmp_path):
     finally:
         dashboard.stop()
     assert ids(answer.json()) == [1, 3]
+
+
+def test_inside_ipython_start_dashboard_returns_a_running_handle(session, monkeypatch):
+    import types
+
+    ex, _ = session
+    shell = types.SimpleNamespace(get_ipython=lambda: object())  # what a kernel answers
+    monkeypatch.setitem(sys.modules, "IPython", shell)
+    dashboard = ex.start_dashboard(port=0)  # blocking=None: a notebook must not freeze
+    try:
+        assert httpx.get(dashboard.url + "api/experiments", timeout=10).status_code == 200
+    finally:
+        dashboard.stop()
