@@ -4,7 +4,7 @@
 >>> ex = xptrack.Experiment("quickstart")      # doctest: +SKIP
 """
 
-from xptrack.application.bootstrap import open_backend
+from xptrack.application.bootstrap import open_backend, register_backend
 from xptrack.application.copy import copy_experiment
 from xptrack.application.experiment import Experiment
 from xptrack.application.management import delete_experiment, list_experiments
@@ -56,5 +56,6 @@ __all__ = [
     "delete_experiment",
     "list_experiments",
     "open_backend",
+    "register_backend",
     "step_rng",
 ]

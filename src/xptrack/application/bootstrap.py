@@ -2,24 +2,27 @@
 
 Backends are found by URI scheme in a registry of lazily imported classes, so that
 ``redis`` and ``pymongo`` are imported only by those who use them; third-party
-stores register under the ``xptrack.backends`` entry-point group (name = scheme).
+stores register with :func:`register_backend` or under the ``xptrack.backends``
+entry-point group (name = scheme). A driver object (a Redis pool, a pymongo Database)
+goes to the adapter of its package, whose ``from_driver`` says what it names.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
+import re
 from pathlib import Path, PurePath
 from typing import Any
 
-from xptrack.domain.errors import InvalidBackend
+from xptrack.domain.errors import InvalidArgument, InvalidBackend
 from xptrack.domain.redaction import redact_url
 from xptrack.ports.environment import EnvironmentProbe
 from xptrack.ports.repositories import Backend
 
 DEFAULT_ROOT = Path("xptrack_cache")
 
-#: URI scheme -> "module:Class" of its backend, and what to install when the driver is missing.
+#: URI scheme -> "module:Class" of its backend, and what to install when the driver is missing
+#: (:func:`register_backend` adds to it).
 SCHEMES: dict[str, tuple[str, str]] = {
     "redis": ("xptrack.adapters.redis:RedisBackend", 'pip install "xptrack[redis]"'),
     "rediss": ("xptrack.adapters.redis:RedisBackend", 'pip install "xptrack[redis]"'),
@@ -28,6 +31,9 @@ SCHEMES: dict[str, tuple[str, str]] = {
     "mongodb+srv": ("xptrack.adapters.mongo:MongoBackend", 'pip install "xptrack[mongo]"'),
     "memory": ("xptrack.adapters.memory:MemoryBackend", ""),
 }
+#: Top-level package of a driver object -> the scheme whose backend recognises it.
+DRIVER_PACKAGES: dict[str, str] = {"redis": "redis", "pymongo": "mongodb"}
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*")
 ACCEPTED = (
     "None or 'local' (local files in xptrack_cache/<id>), a pathlib.Path (local files there), "
     "'redis://…', 'rediss://…' or 'unix://…' URIs or a redis.ConnectionPool, "
@@ -65,63 +71,74 @@ def store_backend(backend: Any) -> Backend:
 
 
 def _from_uri(uri: str) -> Backend:
-    scheme, separator, rest = uri.partition("://")
+    scheme, separator, _ = uri.partition("://")
     if not separator:
         shown = redact_url(uri, hide_token=True)  # a misspelled URI: any user part may be secret
         raise InvalidBackend(
             f"backend string {shown!r} is not a URI (a URI starts with 'scheme://'); accepted: "
             f"{ACCEPTED}. For a folder, pass pathlib.Path({shown!r})"
         )
-    scheme = scheme.lower()
-    if scheme == "memory":
-        from xptrack.adapters.memory import MemoryBackend
-
-        return MemoryBackend(rest or "default")
-    cls = _backend_class(scheme, uri)
+    # The constructor convention of every backend: Class(uri).
+    cls: Any = backend_class(scheme.lower(), uri)
     instance: Backend = cls(uri)
     return instance
 
 
-def _backend_class(scheme: str, uri: str) -> Any:
+def register_backend(
+    scheme: str, target: str, *, install_hint: str = "", driver_package: str | None = None
+) -> None:
+    """Make ``Experiment(id, backend='<scheme>://…')`` open ``target`` (``"module:Class"``,
+    imported on first use, called as ``Class(uri)``). ``driver_package``: the top-level
+    package of the driver objects ``Class.from_driver`` recognises (``'redis'``).
+
+    >>> register_backend("sqlite", "my_package.store:SqliteBackend")   # doctest: +SKIP
+    """
+    if not isinstance(scheme, str) or not _SCHEME.fullmatch(scheme):
+        raise InvalidArgument(
+            f"backend scheme must be lowercase letters, digits, '+', '-' or '.', starting with a "
+            f"letter (as in 'redis' or 'mongodb+srv'); got {scheme!r}"
+        )
+    module, colon, attribute = target.partition(":") if isinstance(target, str) else ("", "", "")
+    if not (module and colon and attribute):
+        raise InvalidArgument(f"backend target must be 'module:Class'; got {target!r}")
+    SCHEMES[scheme] = (target, install_hint)
+    if driver_package is not None:
+        DRIVER_PACKAGES[driver_package] = scheme
+
+
+def backend_class(scheme: str, uri: str = "") -> type[Backend]:
+    """The backend class registered for ``scheme``, or named by an ``xptrack.backends``
+    entry point; InvalidBackend when there is none or its driver is not installed."""
     if scheme in SCHEMES:
         target, hint = SCHEMES[scheme]
         module_name, _, attribute = target.partition(":")
         try:
-            return getattr(importlib.import_module(module_name), attribute)
+            cls: type[Backend] = getattr(importlib.import_module(module_name), attribute)
         except ImportError as error:
             raise InvalidBackend(
                 f"backend {scheme}:// needs a driver that is not installed ({error}); {hint}"
             ) from error
+        return cls
     from importlib.metadata import entry_points  # 40-150 ms: only for unknown schemes
 
     for entry_point in entry_points(group="xptrack.backends"):
         if entry_point.name == scheme:
-            return entry_point.load()
+            loaded: type[Backend] = entry_point.load()
+            return loaded
     raise InvalidBackend(
         f"unknown backend URI scheme {scheme!r} in {redact_url(uri)!r}; accepted: {ACCEPTED}"
     )
 
 
-def _from_driver_object(backend: Any) -> Backend:
-    kind = type(backend)
-    name = f"{kind.__module__}.{kind.__qualname__}"
-    redis = sys.modules.get("redis")
-    if redis is not None and isinstance(backend, redis.ConnectionPool):
-        from xptrack.adapters.redis import RedisBackend
-
-        return RedisBackend.from_pool(backend)
-    pymongo = sys.modules.get("pymongo")
-    if pymongo is not None:
-        if isinstance(backend, pymongo.MongoClient):
-            raise InvalidBackend(
-                "a MongoClient names no database: pass a Database (client['my_db']) or a URI "
-                "'mongodb://host:27017/my_db'"
-            )
-        if isinstance(backend, pymongo.database.Database):
-            from xptrack.adapters.mongo import MongoBackend
-
-            return MongoBackend.from_database(backend)
-    raise InvalidBackend(f"backend of type {name} is not accepted; accepted: {ACCEPTED}")
+def _from_driver_object(driver: Any) -> Backend:
+    # The adapter of the driver's technology says what its objects name (or refuses them).
+    kind = type(driver)
+    scheme = DRIVER_PACKAGES.get(kind.__module__.partition(".")[0])
+    backend = None if scheme is None else backend_class(scheme).from_driver(driver)
+    if backend is None:
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        raise InvalidBackend(f"backend of type {name} is not accepted; accepted: {ACCEPTED}")
+    return backend
 
 
 def default_probe() -> EnvironmentProbe:

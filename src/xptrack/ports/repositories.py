@@ -8,9 +8,11 @@ Ids, step names and metric keys reaching a store are already validated.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 from xptrack.domain.environment import EnvironmentSnapshot
+from xptrack.domain.errors import NotFoundError
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
@@ -42,10 +44,17 @@ class TrialRepository(abc.ABC):
     def get_trial(self, trial_id: int) -> TrialRecord:
         """The record of ``trial_id`` with its tags and note; NotFoundError when none was saved."""
 
-    @abc.abstractmethod
     def list_trials(self) -> list[TrialRecord]:
-        """Every saved record with its tags and note, ordered by trial id, in a bounded number
-        of round trips."""
+        """Every saved record with its tags and note, ordered by trial id."""
+        # One read per id: correct on any store; a store overrides it with a bounded number
+        # of round trips (history is read often).
+        records = []
+        for trial_id in range(1, self.last_trial_id() + 1):
+            try:
+                records.append(self.get_trial(trial_id))
+            except NotFoundError:
+                continue
+        return records
 
     @abc.abstractmethod
     def update_labels(
@@ -180,7 +189,32 @@ class ExperimentStore(
 
 class Backend(abc.ABC):
     """Where experiments live. Holds configuration only, never a live connection,
-    so that it pickles to dask workers, which open their own stores from it."""
+    so that it pickles to dask workers, which open their own stores from it.
+
+    Two backends are equal when they are of one class with equal :meth:`configuration`,
+    and an unpickled copy equals (and hashes like) the original: each process keeps one
+    store per backend and experiment, keyed by that identity.
+    """
+
+    @classmethod
+    def from_driver(cls, driver: Any) -> Backend | None:
+        """The backend a driver object (a connection pool, a database handle) of this
+        adapter's technology names; None when ``driver`` is not one of them."""
+        return None
+
+    def configuration(self) -> Hashable:
+        """What makes this backend this one; by default every attribute (``vars(self)``),
+        which must then hash. Override it when an attribute is a live object or a cache."""
+        return tuple(sorted(vars(self).items()))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Backend)
+        return self.configuration() == other.configuration()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__qualname__, self.configuration()))
 
     @property
     @abc.abstractmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from xptrack.ports.repositories import Backend, ExperimentStore
 
 
@@ -28,11 +30,8 @@ class TrackedBackend(Backend):
     def delete_experiment(self, experiment_id: str) -> None:
         self.backend.delete_experiment(experiment_id)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, TrackedBackend) and other.backend == self.backend
-
-    def __hash__(self) -> int:
-        return hash(self.backend)
+    def configuration(self) -> Hashable:
+        return self.backend
 
     def delete_opened(self) -> None:
         """Delete every experiment opened through this wrapper (and nothing else)."""
