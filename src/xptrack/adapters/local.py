@@ -28,7 +28,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -43,11 +43,11 @@ from xptrack.adapters.local_durability import (
 )
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
-    encode_metric_chunk,
     labelled,
     labels_from_json,
     labels_to_json,
     load_json,
+    metric_rows,
     read_trial_isolated,
     trial_from_document,
     trial_from_json,
@@ -71,8 +71,6 @@ from xptrack.ports.repositories import Backend, ExperimentStore
 
 logger = logging.getLogger(__name__)
 
-#: Points per stored chunk: large enough to keep rows few, small enough to stay cheap to decode.
-CHUNK_POINTS = 50_000
 #: Distinct code/environment texts whose blob a store remembers (per process).
 _REMEMBERED_BLOBS = 256
 _BUSY_TIMEOUT_MS = 60_000
@@ -352,11 +350,7 @@ class LocalExperimentStore(ExperimentStore):
     # --- metrics -------------------------------------------------------------------------
 
     def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
-        rows = [
-            (trial_id, key, encode_metric_chunk(chunk))
-            for trial_id, key, series in batch
-            for chunk in _split(series, CHUNK_POINTS)
-        ]
+        rows = metric_rows(batch)
         if rows:
             with self._transaction() as connection:
                 connection.executemany(
@@ -608,11 +602,6 @@ def _belongs_to(name: str, folder: str, experiment_id: str) -> bool:
     return rest == experiment_id if folder != "persist" else rest.startswith(f"{experiment_id}_")
 
 
-def _split(series: MetricSeries, size: int) -> Iterator[MetricSeries]:
-    for start in range(0, len(series), size):
-        yield MetricSeries(series.epochs[start : start + size], series.values[start : start + size])
-
-
 class LocalBackend(Backend):
     """Experiments in a folder of this machine (default ``xptrack_cache/<experiment id>``)."""
 
@@ -656,11 +645,8 @@ class LocalBackend(Backend):
     def list_experiments(self) -> list[str]:
         return sorted(path.stem for path in self._resolved.glob("*.db") if _is_name(path.stem))
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, LocalBackend) and other._resolved == self._resolved
-
-    def __hash__(self) -> int:
-        return hash(("local", self._resolved))
+    def configuration(self) -> Hashable:
+        return self._resolved
 
 
 class LocalCacheBackend(Backend):
@@ -702,11 +688,8 @@ class LocalCacheBackend(Backend):
             with contextlib.suppress(OSError):
                 (folder / sub).rmdir()
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, LocalCacheBackend) and other._resolved == self._resolved
-
-    def __hash__(self) -> int:
-        return hash(("local-cache", self._resolved))
+    def configuration(self) -> Hashable:
+        return self._resolved
 
 
 def _is_name(text: str) -> bool:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from functools import partial
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
-    encode_metric_chunk,
     labelled,
+    metric_rows,
     read_trial_isolated,
     trial_from_json,
     trial_to_json,
@@ -107,7 +107,7 @@ class MemoryExperimentStore(ExperimentStore):
                 del self._cached_outputs[entry]
 
     def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
-        chunks = [(trial_id, key, encode_metric_chunk(s)) for trial_id, key, s in batch if s]
+        chunks = metric_rows(batch)
         with self._lock:
             for trial_id, key, chunk in chunks:
                 self._metrics[(trial_id, key)].append(chunk)
@@ -201,6 +201,9 @@ class MemoryBackend(Backend):
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, name: str = "default") -> None:
+        # Also the URI convention of every backend: MemoryBackend("memory://name").
+        if "://" in name:
+            name = name.partition("://")[2] or "default"
         self.name = name
         self._pid = os.getpid()
 
@@ -232,8 +235,5 @@ class MemoryBackend(Backend):
         if store is not None:
             store.delete_experiment()
 
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, MemoryBackend) and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash(("memory", self.name))
+    def configuration(self) -> Hashable:
+        return self.name

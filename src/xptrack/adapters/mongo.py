@@ -21,7 +21,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from bson import Binary
@@ -57,14 +57,20 @@ from xptrack.adapters.mongo_documents import trial_fields as trial_fields
 from xptrack.adapters.mongo_documents import trial_from_fields as trial_from_fields
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
-    encode_metric_chunk,
     labelled,
     labels_from_document,
     labels_to_document,
+    metric_rows,
     read_trial_isolated,
 )
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
-from xptrack.domain.errors import ConflictError, CorruptRecord, InvalidName, NotFoundError
+from xptrack.domain.errors import (
+    ConflictError,
+    CorruptRecord,
+    InvalidBackend,
+    InvalidName,
+    NotFoundError,
+)
 from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.names import validate_name
@@ -75,8 +81,6 @@ from xptrack.ports.repositories import Backend, ExperimentStore
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-#: At most this many metric points per document (about 2 MB of JSON for ordinary numbers).
-POINTS_PER_CHUNK = 50_000
 #: Persisted outputs are cut into pieces of this size, well under the 16 MB limit.
 PERSIST_CHUNK_BYTES = 8 * 1024 * 1024
 _READ_ATTEMPTS = 5
@@ -111,12 +115,6 @@ def _trial_id_of(document: Document) -> int:
     """The trial id a document claims (0 when it has none: a foreign document)."""
     trial_id = document.get("trial_id")
     return trial_id if isinstance(trial_id, int) and not isinstance(trial_id, bool) else 0
-
-
-def _metric_chunks(series: MetricSeries) -> Iterator[MetricSeries]:
-    for start in range(0, len(series), POINTS_PER_CHUNK):
-        stop = start + POINTS_PER_CHUNK
-        yield MetricSeries(series.epochs[start:stop], series.values[start:stop])
 
 
 def _pieces(data: bytes) -> list[Binary]:
@@ -277,7 +275,7 @@ class MongoExperimentStore(ExperimentStore):
 
     @_driver_errors("appending metrics")
     def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
-        chunks = [(tid, key, part) for tid, key, series in batch for part in _metric_chunks(series)]
+        chunks = metric_rows(batch)
         if not chunks:
             return
         # A counter, not _id order: ObjectIds made by several processes do not sort by time.
@@ -285,9 +283,9 @@ class MongoExperimentStore(ExperimentStore):
         documents = [
             self._document(
                 {"category": "metric", "metric_key": key, "trial_id": tid, "seq": first + i},
-                points=encode_metric_chunk(part),
+                points=points,
             )
-            for i, (tid, key, part) in enumerate(chunks)
+            for i, (tid, key, points) in enumerate(chunks)
         ]
         insert_once(self._collection, documents)  # a repeated send stores nothing twice
 
@@ -503,6 +501,17 @@ class MongoBackend(Backend):
         backend._given = (os.getpid(), database.client)
         return backend
 
+    @classmethod
+    def from_driver(cls, driver: object) -> MongoBackend | None:
+        """The backend of a ``pymongo`` Database; InvalidBackend for a MongoClient (it names
+        no database)."""
+        if isinstance(driver, MongoClient):
+            raise InvalidBackend(
+                "a MongoClient names no database: pass a Database (client['my_db']) or a URI "
+                "'mongodb://host:27017/my_db'"
+            )
+        return cls.from_database(driver) if isinstance(driver, Database) else None
+
     @property
     def location(self) -> str:
         return self._errors.location
@@ -555,8 +564,5 @@ class MongoBackend(Backend):
         # Configuration only: the client stays behind, the receiving process opens its own.
         return (type(self), (self._uri,))
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, MongoBackend) and other._uri == self._uri
-
-    def __hash__(self) -> int:
-        return hash(("mongo", self._uri))
+    def configuration(self) -> Hashable:
+        return self._uri

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Concatenate, ParamSpec, TypeVar
 
 import redis
@@ -41,9 +41,11 @@ from xptrack.adapters.redis_connection import SCHEMES as SCHEMES
 from xptrack.adapters.redis_connection import RedisConnection
 from xptrack.adapters.redis_scripts import append_once, new_batch_marker
 from xptrack.adapters.serialization import (
+    cached_output_from_bytes,
+    cached_output_to_bytes,
     decode_metric_chunks,
     dump_json,
-    encode_metric_chunk,
+    encode_metric_chunks,
     labelled,
     labels_from_json,
     labels_to_json,
@@ -62,9 +64,8 @@ from xptrack.ports.repositories import Backend, ExperimentStore
 
 logger = logging.getLogger(__name__)
 
-#: Trials per MGET in ``list_trials``, points per list element in ``append_metrics``.
+#: Trials per MGET in ``list_trials``.
 TRIAL_CHUNK = 500
-POINTS_PER_ELEMENT = 10_000
 #: Keys per SCAN step and per UNLINK in ``delete_experiment``.
 DELETE_BATCH = 1_000
 #: The set of experiment ids on the server. No experiment's keys start with "_" (ids start
@@ -99,6 +100,13 @@ class RedisBackend(Backend):
         backend._connection = RedisConnection.from_pool(pool)
         return backend
 
+    @classmethod
+    def from_driver(cls, driver: object) -> RedisBackend | None:
+        """The backend of a ``redis.ConnectionPool`` or of a ``redis.Redis`` client's pool."""
+        if isinstance(driver, redis.Redis):
+            driver = driver.connection_pool
+        return cls.from_pool(driver) if isinstance(driver, redis.ConnectionPool) else None
+
     @property
     def location(self) -> str:
         return self._connection.location
@@ -127,11 +135,8 @@ class RedisBackend(Backend):
         """Turn a Redis driver error raised while doing ``what`` into xptrack's error."""
         return self._connection.translating(what)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, RedisBackend) and self._connection == other._connection
-
-    def __hash__(self) -> int:
-        return hash(self._connection)
+    def configuration(self) -> Hashable:
+        return self._connection
 
 
 def _redis_call(
@@ -342,7 +347,7 @@ class RedisExperimentStore(ExperimentStore):
         # One script for the whole batch: one round trip, readers see all of it or none, and a
         # repeat of it (a retry after a dropped connection) appends nothing (redis_scripts).
         series = [
-            (self._keys.metric(key, tid), self._keys.metric_keys(tid), key, _metric_elements(s))
+            (self._keys.metric(key, tid), self._keys.metric_keys(tid), key, encode_metric_chunks(s))
             for tid, key, s in batch
             if s
         ]
@@ -388,7 +393,7 @@ class RedisExperimentStore(ExperimentStore):
     @_redis_call("add a cached step output")
     def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
         # One value holding the trial id and the bytes, set only if absent: atomic and whole.
-        value = b"%d\n" % output.trial_id + bytes(output.data)
+        value = cached_output_to_bytes(output)
         entry = self._keys.step_cache(step, key)
         if not self._redis.set(entry, value, nx=True):
             return False
@@ -402,10 +407,7 @@ class RedisExperimentStore(ExperimentStore):
         if raw is None:
             return None
         value = raw.encode() if isinstance(raw, str) else bytes(raw)
-        header, newline, data = value.partition(b"\n")
-        if not newline or not header.isdigit():
-            raise CorruptRecord(f"cached output of step {step!r} has no trial id: {value[:40]!r}")
-        return CachedOutput(int(header), data)
+        return cached_output_from_bytes(value, step)
 
     @_redis_call("save code")
     def save_code(self, trial_id: int, text: str) -> None:
@@ -492,15 +494,6 @@ def _category_order(marker: bytes | str) -> list[str]:
     if not isinstance(order, list) or not all(isinstance(c, str) for c in order):
         raise CorruptRecord(f"environment index holds {marker[:40]!r}, not a list of categories")
     return order
-
-
-def _metric_elements(series: MetricSeries) -> list[str]:
-    """``series`` as list elements of at most :data:`POINTS_PER_ELEMENT` points each."""
-    step = POINTS_PER_ELEMENT
-    return [
-        encode_metric_chunk(MetricSeries(series.epochs[i : i + step], series.values[i : i + step]))
-        for i in range(0, len(series), step)
-    ]
 
 
 def _text(raw: bytes | str) -> str:

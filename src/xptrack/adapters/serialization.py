@@ -21,9 +21,11 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import CorruptRecord, SignatureError, StoreError, UnstorableValue
 from xptrack.domain.labels import TrialLabels
 from xptrack.domain.metric import MetricSeries
+from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import (
     StepRecord,
     TrialRecord,
@@ -347,6 +349,33 @@ def load_json(text: str | bytes) -> Any:
 
 # --- metric points ---------------------------------------------------------------------------
 
+#: Points per stored chunk, in every store: few rows, documents or list elements per long
+#: series, each far from any size limit (about 2 MB of JSON for ordinary numbers).
+CHUNK_POINTS = 50_000
+
+
+def metric_rows(batch: Iterable[tuple[int, str, MetricSeries]]) -> list[tuple[int, str, str]]:
+    """A batch of ``append_metrics`` as (trial id, key, chunk text) rows, in order: each series
+    cut into chunks of at most :data:`CHUNK_POINTS` points (an empty one gives none)."""
+    return [
+        (trial_id, key, chunk)
+        for trial_id, key, series in batch
+        for chunk in encode_metric_chunks(series)
+    ]
+
+
+def encode_metric_chunks(series: MetricSeries) -> list[str]:
+    """``series`` as the texts of chunks of at most :data:`CHUNK_POINTS` points each."""
+    return [encode_metric_chunk(part) for part in split_series(series)]
+
+
+def split_series(series: MetricSeries, size: int = CHUNK_POINTS) -> list[MetricSeries]:
+    """``series`` in consecutive pieces of at most ``size`` points."""
+    return [
+        MetricSeries(series.epochs[i : i + size], series.values[i : i + size])
+        for i in range(0, len(series), size)
+    ]
+
 
 def encode_metric_chunk(series: MetricSeries) -> str:
     """A batch of points as JSON text ``[[epochs...], [values...]]`` (NaN/Infinity allowed)."""
@@ -399,3 +428,32 @@ def read_trial_isolated(trial_id: int, read: Callable[[], TrialRecord]) -> Trial
     except (CorruptRecord, SignatureError) as error:  # the record is at fault, not the store
         logger.warning("Trial %s has an unreadable record: %s", trial_id, error)
         return unreadable_trial(trial_id, error)
+
+
+# --- environments and cached step outputs ---------------------------------------------------
+
+
+def environment_to_json(snapshot: EnvironmentSnapshot) -> str:
+    """``snapshot`` as one JSON text (its categories in order, each text exact)."""
+    return dump_json(dict(snapshot.categories))
+
+
+def environment_from_json(text: str | bytes) -> EnvironmentSnapshot:
+    """The snapshot in JSON ``text``; CorruptRecord for anything else."""
+    data = load_json(text)
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise CorruptRecord("stored environment is not a mapping of category to text")
+    return EnvironmentSnapshot(data)
+
+
+def cached_output_to_bytes(output: CachedOutput) -> bytes:
+    """``output`` as one value: its trial id, a newline, its bytes."""
+    return b"%d\n" % output.trial_id + bytes(output.data)
+
+
+def cached_output_from_bytes(value: bytes, step: str) -> CachedOutput:
+    """The cached output of ``step`` in ``value``; CorruptRecord for anything else."""
+    header, newline, data = value.partition(b"\n")
+    if not newline or not header.isdigit():
+        raise CorruptRecord(f"cached output of step {step!r} has no trial id: {value[:40]!r}")
+    return CachedOutput(int(header), data)
