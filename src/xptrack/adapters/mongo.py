@@ -378,8 +378,9 @@ class MongoExperimentStore(ExperimentStore):
             "trial_id": output.trial_id,
         }
         if len(pieces) > 1:
-            self._ready().insert_many(
-                [self._document(chunk_key, seq=i, data=p) for i, p in enumerate(pieces[1:], 1)]
+            insert_once(
+                self._ready(),
+                [self._document(chunk_key, seq=i, data=p) for i, p in enumerate(pieces[1:], 1)],
             )
         head = self._document(
             head_key, trial_id=output.trial_id, version=version, chunks=len(pieces), data=pieces[0]
@@ -387,6 +388,9 @@ class MongoExperimentStore(ExperimentStore):
         try:
             self._ready().insert_one(head)
         except DuplicateKeyError:
+            kept = self._collection.find_one(head_key, {"version": True})
+            if kept is not None and kept.get("version") == version:
+                return True  # our own insert, sent again after a timeout: it was stored
             if len(pieces) > 1:
                 self._collection.delete_many(chunk_key)
             return False
