@@ -20,7 +20,7 @@ from hypothesis import Phase
 from xptrack.adapters.memory import MemoryExperimentStore
 from xptrack.adapters.serialization import trial_from_json
 from xptrack.domain.errors import NotFoundError
-from xptrack.domain.labels import TrialLabels
+from xptrack.domain.labels import LabelChange, TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
@@ -160,31 +160,19 @@ class SaveOverwritesLabels(MemoryExperimentStore):
 class LabelsUnknownTrials(MemoryExperimentStore):
     """Tags a trial that was never saved instead of answering NotFoundError."""
 
-    def update_labels(
-        self,
-        trial_id: int,
-        add_tags: Sequence[str] = (),
-        remove_tags: Sequence[str] = (),
-        note: str | None = None,
-    ) -> None:
+    def change_labels(self, trial_id: int, change: LabelChange) -> None:
         with self._lock:
             labels = self._labels.get(trial_id, TrialLabels())
-            self._labels[trial_id] = labels.changed(add_tags, remove_tags, note)
+            self._labels[trial_id] = change.applied_to(labels)
 
 
 class RacyLabels(MemoryExperimentStore):
     """Reads the labels, then writes them back changed, without a lock."""
 
-    def update_labels(
-        self,
-        trial_id: int,
-        add_tags: Sequence[str] = (),
-        remove_tags: Sequence[str] = (),
-        note: str | None = None,
-    ) -> None:
+    def change_labels(self, trial_id: int, change: LabelChange) -> None:
         current = self._labels.get(trial_id, TrialLabels())
         time.sleep(0)  # another caller runs here, as during a network round trip
-        self._labels[trial_id] = current.changed(add_tags, remove_tags, note)
+        self._labels[trial_id] = change.applied_to(current)
 
 
 class ReusesDeletedTrialIds(MemoryExperimentStore):

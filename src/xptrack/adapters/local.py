@@ -57,16 +57,17 @@ from xptrack.domain.environment import CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.errors import (
     ConflictError,
     CorruptRecord,
-    NotFoundError,
     StoreError,
     StoreUnavailable,
     UnstorableValue,
 )
-from xptrack.domain.labels import TrialLabels
+from xptrack.domain.labels import LabelChange, TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.names import validate_name
 from xptrack.domain.step_cache import CachedOutput
+from xptrack.domain.step_hash import StepHash
 from xptrack.domain.trial import TrialRecord, TrialStatus
+from xptrack.ports.not_found import no_metric, no_persisted, no_text, no_trial
 from xptrack.ports.repositories import Backend, ExperimentStore
 
 logger = logging.getLogger(__name__)
@@ -278,7 +279,7 @@ class LocalExperimentStore(ExperimentStore):
             (trial_id,),
         )
         if not rows or rows[0][0] is None:
-            raise NotFoundError(f"no trial {trial_id} in experiment {self.experiment_id!r}")
+            raise no_trial(trial_id)
         record, labels = rows[0]
         return labelled(trial_from_json(record), labels and labels_from_json(labels))
 
@@ -309,13 +310,7 @@ class LocalExperimentStore(ExperimentStore):
         )
         return [read_trial_isolated(tid, partial(trial_from_json, text)) for tid, text in rows]
 
-    def update_labels(
-        self,
-        trial_id: int,
-        add_tags: Sequence[str] = (),
-        remove_tags: Sequence[str] = (),
-        note: str | None = None,
-    ) -> None:
+    def change_labels(self, trial_id: int, change: LabelChange) -> None:
         with self._transaction(immediate=True) as connection:
             rows = connection.execute(
                 "SELECT labels FROM trials LEFT JOIN trial_labels USING (trial_id) "
@@ -323,11 +318,11 @@ class LocalExperimentStore(ExperimentStore):
                 (trial_id,),
             ).fetchall()
             if not rows:
-                raise NotFoundError(f"no trial {trial_id} in experiment {self.experiment_id!r}")
+                raise no_trial(trial_id)
             labels = labels_from_json(rows[0][0]) if rows[0][0] else TrialLabels()
             connection.execute(
                 "INSERT OR REPLACE INTO trial_labels (trial_id, labels) VALUES (?, ?)",
-                (trial_id, labels_to_json(labels.changed(add_tags, remove_tags, note))),
+                (trial_id, labels_to_json(change.applied_to(labels))),
             )
 
     def delete_trial(self, trial_id: int) -> None:
@@ -365,7 +360,7 @@ class LocalExperimentStore(ExperimentStore):
             (trial_id, key),
         )
         if not rows:
-            raise NotFoundError(f"no metric {key!r} in trial {trial_id}")
+            raise no_metric(trial_id, key)
         return decode_metric_chunks(points for (points,) in rows)
 
     def metric_keys(self, trial_id: int) -> list[str]:
@@ -384,7 +379,7 @@ class LocalExperimentStore(ExperimentStore):
             "INSERT INTO step_hashes (input_hash, output_hash, previous) VALUES (?, ?, NULL) "
             "ON CONFLICT (input_hash) DO UPDATE SET previous = step_hashes.output_hash, "
             "output_hash = excluded.output_hash RETURNING previous",
-            (f"{step}-{input_hash}", output_hash),
+            (StepHash(step, input_hash, output_hash).key, output_hash),
         )
         previous = rows[0][0]
         return None if previous is None else str(previous)
@@ -401,7 +396,7 @@ class LocalExperimentStore(ExperimentStore):
     def load_output(self, trial_id: int) -> str:
         rows = self._query("SELECT output FROM trial_outputs WHERE trial_id = ?", (trial_id,))
         if not rows:
-            raise NotFoundError(f"no output saved for trial {trial_id}")
+            raise no_text("output", trial_id)
         return str(rows[0][0])
 
     # --- the step cache: a file per offered output, a row per kept one ------------------
@@ -454,9 +449,7 @@ class LocalExperimentStore(ExperimentStore):
         try:
             return self._persist_path(step, trial_id).read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(
-                f"no persisted output of step {step!r} in trial {trial_id}"
-            ) from None
+            raise no_persisted(step, trial_id) from None
 
     def list_persisted(self, trial_id: int) -> list[str]:
         # persist/<id>_<step>_<trial>.pkl; no neighbour's file matches (LocalBackend.open).
@@ -477,7 +470,7 @@ class LocalExperimentStore(ExperimentStore):
         try:
             return _text(self._code_path(trial_id).read_bytes(), f"code of trial {trial_id}")
         except FileNotFoundError:
-            raise NotFoundError(f"no code saved for trial {trial_id}") from None
+            raise no_text("code", trial_id) from None
 
     def _environment_path(self, category: str, trial_id: int) -> Path:
         extension = CATEGORY_FORMATS[category]
@@ -500,7 +493,7 @@ class LocalExperimentStore(ExperimentStore):
                 text = _text(path.read_bytes(), f"{category!r} environment of trial {trial_id}")
                 categories[category] = text
         if not categories:
-            raise NotFoundError(f"no environment saved for trial {trial_id}")
+            raise no_text("environment", trial_id)
         return EnvironmentSnapshot(categories)
 
     def _blob_of(self, text: str) -> Path:

@@ -24,11 +24,13 @@ from xptrack.adapters.serialization import (
     trial_to_json,
 )
 from xptrack.domain.environment import EnvironmentSnapshot
-from xptrack.domain.errors import NotFoundError, StoreError
-from xptrack.domain.labels import TrialLabels
+from xptrack.domain.errors import StoreError
+from xptrack.domain.labels import LabelChange, TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
+from xptrack.domain.step_hash import StepHash
 from xptrack.domain.trial import TrialRecord
+from xptrack.ports.not_found import no_metric, no_persisted, no_text, no_trial
 from xptrack.ports.repositories import Backend, ExperimentStore
 
 
@@ -68,7 +70,7 @@ class MemoryExperimentStore(ExperimentStore):
         with self._lock:
             text, labels = self._trials.get(trial_id), self._labels.get(trial_id)
         if text is None:
-            raise NotFoundError(f"no trial {trial_id} in this experiment")
+            raise no_trial(trial_id)
         return labelled(trial_from_json(text), labels)
 
     def list_trials(self) -> list[TrialRecord]:
@@ -79,18 +81,12 @@ class MemoryExperimentStore(ExperimentStore):
             for i, text, labels in saved
         ]
 
-    def update_labels(
-        self,
-        trial_id: int,
-        add_tags: Sequence[str] = (),
-        remove_tags: Sequence[str] = (),
-        note: str | None = None,
-    ) -> None:
+    def change_labels(self, trial_id: int, change: LabelChange) -> None:
         with self._lock:
             if trial_id not in self._trials:
-                raise NotFoundError(f"no trial {trial_id} in this experiment")
+                raise no_trial(trial_id)
             labels = self._labels.get(trial_id, TrialLabels())
-            self._labels[trial_id] = labels.changed(add_tags, remove_tags, note)
+            self._labels[trial_id] = change.applied_to(labels)
 
     def delete_trial(self, trial_id: int) -> None:
         with self._lock:
@@ -116,7 +112,7 @@ class MemoryExperimentStore(ExperimentStore):
         with self._lock:
             chunks = list(self._metrics.get((trial_id, key), ()))
         if not chunks:
-            raise NotFoundError(f"no metric {key!r} in trial {trial_id}")
+            raise no_metric(trial_id, key)
         return decode_metric_chunks(chunks)
 
     def metric_keys(self, trial_id: int) -> list[str]:
@@ -131,9 +127,7 @@ class MemoryExperimentStore(ExperimentStore):
         try:
             return self._persisted[(step, trial_id)]
         except KeyError:
-            raise NotFoundError(
-                f"no persisted output of step {step!r} in trial {trial_id}"
-            ) from None
+            raise no_persisted(step, trial_id) from None
 
     def list_persisted(self, trial_id: int) -> list[str]:
         with self._lock:
@@ -141,7 +135,7 @@ class MemoryExperimentStore(ExperimentStore):
 
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
         with self._lock:
-            key = f"{step}-{input_hash}"
+            key = StepHash(step, input_hash, output_hash).key
             previous = self._step_hashes.get(key)
             self._step_hashes[key] = output_hash
             return previous
@@ -162,7 +156,7 @@ class MemoryExperimentStore(ExperimentStore):
         try:
             return self._code[trial_id]
         except KeyError:
-            raise NotFoundError(f"no code saved for trial {trial_id}") from None
+            raise no_text("code", trial_id) from None
 
     def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
         with self._lock:
@@ -172,7 +166,7 @@ class MemoryExperimentStore(ExperimentStore):
         try:
             return EnvironmentSnapshot(self._environments[trial_id])
         except KeyError:
-            raise NotFoundError(f"no environment saved for trial {trial_id}") from None
+            raise no_text("environment", trial_id) from None
 
     def save_output(self, trial_id: int, text: str) -> None:
         with self._lock:
@@ -182,7 +176,7 @@ class MemoryExperimentStore(ExperimentStore):
         try:
             return self._outputs[trial_id]
         except KeyError:
-            raise NotFoundError(f"no output saved for trial {trial_id}") from None
+            raise no_text("output", trial_id) from None
 
     def delete_experiment(self) -> None:
         with self._lock:

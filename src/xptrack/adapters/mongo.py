@@ -71,11 +71,13 @@ from xptrack.domain.errors import (
     InvalidName,
     NotFoundError,
 )
-from xptrack.domain.labels import TrialLabels
+from xptrack.domain.labels import LabelChange, TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.names import validate_name
 from xptrack.domain.step_cache import CachedOutput
+from xptrack.domain.step_hash import StepHash
 from xptrack.domain.trial import TrialRecord
+from xptrack.ports.not_found import no_metric, no_persisted, no_text, no_trial
 from xptrack.ports.repositories import Backend, ExperimentStore
 
 _P = ParamSpec("_P")
@@ -86,7 +88,7 @@ PERSIST_CHUNK_BYTES = 8 * 1024 * 1024
 _READ_ATTEMPTS = 5
 _AFTER = ReturnDocument.AFTER
 _WRITE_ATTEMPTS = 20
-#: Compare-and-set rounds of update_labels; losers back off a random few milliseconds.
+#: Compare-and-set rounds of change_labels; losers back off a random few milliseconds.
 _LABEL_ATTEMPTS = 200
 
 
@@ -182,10 +184,10 @@ class MongoExperimentStore(ExperimentStore):
             document,
         )
 
-    def _find(self, key: Document, missing: str) -> Document:
+    def _find(self, key: Document, missing: NotFoundError) -> Document:
         document = self._collection.find_one(key)
         if document is None:
-            raise NotFoundError(missing)
+            raise missing
         return document
 
     def _increment(self, counter: str, by: int) -> int:
@@ -219,7 +221,7 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("reading a trial")
     def get_trial(self, trial_id: int) -> TrialRecord:
         key = {"category": "trial", "trial_id": trial_id}
-        record = trial_from_fields(self._find(key, f"no trial {trial_id} in this experiment"))
+        record = trial_from_fields(self._find(key, no_trial(trial_id)))
         labels = self._collection.find_one({"category": "labels", "trial_id": trial_id})
         return labelled(record, None if labels is None else _labels_in(labels))
 
@@ -237,14 +239,8 @@ class MongoExperimentStore(ExperimentStore):
         return [labelled(record, labels.get(record.trial_id)) for record in records]
 
     @_driver_errors("updating the labels of a trial")
-    def update_labels(
-        self,
-        trial_id: int,
-        add_tags: Sequence[str] = (),
-        remove_tags: Sequence[str] = (),
-        note: str | None = None,
-    ) -> None:
-        self._find({"category": "trial", "trial_id": trial_id}, f"no trial {trial_id} here")
+    def change_labels(self, trial_id: int, change: LabelChange) -> None:
+        self._find({"category": "trial", "trial_id": trial_id}, no_trial(trial_id))
         key = {"category": "labels", "trial_id": trial_id}
         collection = self._ready()
         # Optimistic: each write names the version it read; a concurrent writer's makes it miss.
@@ -253,7 +249,7 @@ class MongoExperimentStore(ExperimentStore):
                 time.sleep(random.uniform(0, 0.001 * min(attempt, 20)))
             current = collection.find_one(key)
             labels = TrialLabels() if current is None else _labels_in(current)
-            fields = labels_to_document(labels.changed(add_tags, remove_tags, note))
+            fields = labels_to_document(change.applied_to(labels))
             if current is None:
                 try:
                     collection.insert_one(self._document(key, version=1, labels=fields))
@@ -297,7 +293,7 @@ class MongoExperimentStore(ExperimentStore):
             text_field(document, "points", "metric chunk") for document in cursor
         )
         if not series:
-            raise NotFoundError(f"no metric {key!r} in trial {trial_id}")
+            raise no_metric(trial_id, key)
         return series
 
     @_driver_errors("listing metric keys")
@@ -341,7 +337,7 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("loading a persisted output")
     def load_persisted(self, step: str, trial_id: int) -> bytes:
         key = {"category": "persist", "step": step, "trial_id": trial_id}
-        missing = f"no persisted output of step {step!r} in trial {trial_id}"
+        missing = no_persisted(step, trial_id)
         for _ in range(_READ_ATTEMPTS):
             head = self._find(key, missing)
             data = self._joined(head, ("step", "trial_id", "version"), "persisted output")
@@ -410,7 +406,7 @@ class MongoExperimentStore(ExperimentStore):
 
     @_driver_errors("swapping a step hash")
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
-        key = {"category": "step_hash", "input_hash": f"{step}-{input_hash}"}
+        key = {"category": "step_hash", "input_hash": StepHash(step, input_hash, output_hash).key}
         update = set_remembering({"output_hash": output_hash}, previous_hash="output_hash")
         after = self._change_or_insert(
             lambda c: c.find_one_and_update(
@@ -428,7 +424,7 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("loading code")
     def load_code(self, trial_id: int) -> str:
         key = {"category": "code", "trial_id": trial_id}
-        document = self._find(key, f"no code saved for trial {trial_id}")
+        document = self._find(key, no_text("code", trial_id))
         return text_field(document, "code", f"code of trial {trial_id}")
 
     @_driver_errors("saving output")
@@ -439,7 +435,7 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("loading output")
     def load_output(self, trial_id: int) -> str:
         key = {"category": "output", "trial_id": trial_id}
-        document = self._find(key, f"no output saved for trial {trial_id}")
+        document = self._find(key, no_text("output", trial_id))
         return text_field(document, "output", f"output of trial {trial_id}")
 
     @_driver_errors("saving an environment")
@@ -450,7 +446,7 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("loading an environment")
     def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
         key = {"category": "environment", "trial_id": trial_id}
-        document = self._find(key, f"no environment saved for trial {trial_id}")
+        document = self._find(key, no_text("environment", trial_id))
         what = f"environment of trial {trial_id}"
         # In stored order: a snapshot's categories keep the order they were captured in.
         found = {name: text_field(document, name, what) for name in document if name in CATEGORIES}

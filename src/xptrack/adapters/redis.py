@@ -55,11 +55,13 @@ from xptrack.adapters.serialization import (
     trial_to_document,
 )
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
-from xptrack.domain.errors import ConflictError, CorruptRecord, NotFoundError
-from xptrack.domain.labels import TrialLabels
+from xptrack.domain.errors import ConflictError, CorruptRecord
+from xptrack.domain.labels import LabelChange, TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
+from xptrack.domain.step_hash import StepHash
 from xptrack.domain.trial import TrialRecord
+from xptrack.ports.not_found import no_metric, no_persisted, no_text, no_trial
 from xptrack.ports.repositories import Backend, ExperimentStore
 
 logger = logging.getLogger(__name__)
@@ -184,8 +186,8 @@ class _Keys:
     def metric_keys(self, trial_id: int) -> str:
         return f"{self.prefix}metric_keys:{trial_id}"
 
-    def step_hash(self, step: str, input_hash: str) -> str:
-        return f"{self.prefix}step_hash:{step}-{input_hash}"
+    def step_hash(self, step_hash: StepHash) -> str:
+        return f"{self.prefix}step_hash:{step_hash.key}"
 
     def step_cache(self, step: str, key: str) -> str:
         return f"{self.prefix}step_cache:{step}:{key}"
@@ -268,7 +270,7 @@ class RedisExperimentStore(ExperimentStore):
             ]
         )
         if parameters is None and history is None:
-            raise NotFoundError(f"no trial {trial_id} in experiment {self.experiment_id}")
+            raise no_trial(trial_id)
         return _trial_from_texts(trial_id, parameters, history, labels)
 
     @_redis_call("list trials")
@@ -295,13 +297,7 @@ class RedisExperimentStore(ExperimentStore):
         ]
 
     @_redis_call("update the labels of a trial")
-    def update_labels(
-        self,
-        trial_id: int,
-        add_tags: Sequence[str] = (),
-        remove_tags: Sequence[str] = (),
-        note: str | None = None,
-    ) -> None:
+    def change_labels(self, trial_id: int, change: LabelChange) -> None:
         history, labels = self._keys.history(trial_id), self._keys.labels(trial_id)
         # Optimistic: read, change, and write only if neither key changed in between.
         with self._redis.pipeline(transaction=True) as pipe:
@@ -309,13 +305,11 @@ class RedisExperimentStore(ExperimentStore):
                 try:
                     pipe.watch(history, labels)  # type: ignore[no-untyped-call]
                     if not pipe.exists(history):
-                        raise NotFoundError(
-                            f"no trial {trial_id} in experiment {self.experiment_id}"
-                        )
+                        raise no_trial(trial_id)
                     raw = pipe.get(labels)
                     current = TrialLabels() if raw is None else labels_from_json(raw)
                     pipe.multi()
-                    pipe.set(labels, labels_to_json(current.changed(add_tags, remove_tags, note)))
+                    pipe.set(labels, labels_to_json(change.applied_to(current)))
                     pipe.execute()
                     return
                 except redis.WatchError:
@@ -358,7 +352,7 @@ class RedisExperimentStore(ExperimentStore):
     def load_metric(self, trial_id: int, key: str) -> MetricSeries:
         elements = self._redis.lrange(self._keys.metric(key, trial_id), 0, -1)
         if not elements:
-            raise NotFoundError(f"no metric {key!r} in trial {trial_id}")
+            raise no_metric(trial_id, key)
         return decode_metric_chunks(elements)
 
     @_redis_call("list metric keys")
@@ -382,12 +376,13 @@ class RedisExperimentStore(ExperimentStore):
     def load_persisted(self, step: str, trial_id: int) -> bytes:
         data = self._redis.get(self._keys.persist(step, trial_id))
         if data is None:
-            raise NotFoundError(f"no persisted output of step {step!r} in trial {trial_id}")
+            raise no_persisted(step, trial_id)
         return data.encode() if isinstance(data, str) else bytes(data)
 
     @_redis_call("swap a step hash")
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
-        previous = self._redis.set(self._keys.step_hash(step, input_hash), output_hash, get=True)
+        key = self._keys.step_hash(StepHash(step, input_hash, output_hash))
+        previous = self._redis.set(key, output_hash, get=True)
         return _text(previous) if isinstance(previous, bytes | str) else None
 
     @_redis_call("add a cached step output")
@@ -417,7 +412,7 @@ class RedisExperimentStore(ExperimentStore):
     def load_code(self, trial_id: int) -> str:
         raw = self._redis.get(self._keys.code(trial_id))
         if raw is None:
-            raise NotFoundError(f"no code saved for trial {trial_id}")
+            raise no_text("code", trial_id)
         return _text(raw)
 
     @_redis_call("save output")
@@ -428,7 +423,7 @@ class RedisExperimentStore(ExperimentStore):
     def load_output(self, trial_id: int) -> str:
         raw = self._redis.get(self._keys.output(trial_id))
         if raw is None:
-            raise NotFoundError(f"no output saved for trial {trial_id}")
+            raise no_text("output", trial_id)
         return _text(raw)
 
     # --- environment -------------------------------------------------------------------------
@@ -454,7 +449,7 @@ class RedisExperimentStore(ExperimentStore):
         marker, *texts = self._redis.mget(keys)
         found = {c: _text(t) for c, t in zip(CATEGORIES, texts, strict=True) if t is not None}
         if marker is None and not found:
-            raise NotFoundError(f"no environment saved for trial {trial_id}")
+            raise no_text("environment", trial_id)
         order = _category_order(marker) if marker is not None else []
         ordered = {c: found[c] for c in order if c in found} | found
         return EnvironmentSnapshot(ordered)

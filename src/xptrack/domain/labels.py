@@ -28,16 +28,23 @@ class TrialLabels:
     tags: tuple[str, ...] = ()
     note: str = ""
 
-    def changed(
-        self,
-        add_tags: Iterable[str] = (),
-        remove_tags: Iterable[str] = (),
-        note: str | None = None,
-    ) -> TrialLabels:
-        """These labels with ``add_tags`` added, then ``remove_tags`` removed, and the note
-        replaced by ``note`` unless it is None."""
-        tags = (set(self.tags) | set(add_tags)) - set(remove_tags)
-        return TrialLabels(tuple(sorted(tags)), self.note if note is None else note)
+
+def _tag_tuple(tags: Iterable[str]) -> tuple[str, ...]:
+    return tuple(tags)
+
+
+@attrs.frozen
+class LabelChange:
+    """Tags to add, then tags to remove, and the new note (None: keep the note)."""
+
+    add_tags: tuple[str, ...] = attrs.field(default=(), converter=_tag_tuple)
+    remove_tags: tuple[str, ...] = attrs.field(default=(), converter=_tag_tuple)
+    note: str | None = None
+
+    def applied_to(self, labels: TrialLabels) -> TrialLabels:
+        """``labels`` after this change."""
+        tags = (set(labels.tags) | set(self.add_tags)) - set(self.remove_tags)
+        return TrialLabels(tuple(sorted(tags)), labels.note if self.note is None else self.note)
 
 
 def validate_tag(value: Any) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import NotFoundError
+from xptrack.domain.labels import LabelChange
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
@@ -56,7 +57,6 @@ class TrialRepository(abc.ABC):
                 continue
         return records
 
-    @abc.abstractmethod
     def update_labels(
         self,
         trial_id: int,
@@ -66,6 +66,12 @@ class TrialRepository(abc.ABC):
     ) -> None:
         """Atomically add, then remove tags (kept sorted, each once) and replace the note unless
         None; NotFoundError when no record of ``trial_id`` was saved."""
+        self.change_labels(trial_id, LabelChange(add_tags, remove_tags, note))
+
+    @abc.abstractmethod
+    def change_labels(self, trial_id: int, change: LabelChange) -> None:
+        """Atomically apply ``change`` to the labels of ``trial_id`` (``change.applied_to``);
+        NotFoundError when no record of ``trial_id`` was saved."""
 
     @abc.abstractmethod
     def delete_trial(self, trial_id: int) -> None:

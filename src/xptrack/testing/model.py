@@ -14,7 +14,7 @@ import attrs
 
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import NotFoundError
-from xptrack.domain.labels import TrialLabels
+from xptrack.domain.labels import LabelChange, TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
@@ -62,17 +62,12 @@ class ModelStore(ExperimentStore):
     def list_trials(self) -> list[TrialRecord]:
         return [self.get_trial(trial_id) for trial_id in sorted(self.trials)]
 
-    def update_labels(
-        self,
-        trial_id: int,
-        add_tags: Sequence[str] = (),
-        remove_tags: Sequence[str] = (),
-        note: str | None = None,
-    ) -> None:
+    def change_labels(self, trial_id: int, change: LabelChange) -> None:
         _found(self.trials, trial_id, f"no trial {trial_id}")
         labels = self.labels.get(trial_id, TrialLabels())
-        tags = sorted((set(labels.tags) | set(add_tags)) - set(remove_tags))
-        self.labels[trial_id] = TrialLabels(tuple(tags), labels.note if note is None else note)
+        tags = sorted((set(labels.tags) | set(change.add_tags)) - set(change.remove_tags))
+        note = labels.note if change.note is None else change.note
+        self.labels[trial_id] = TrialLabels(tuple(tags), note)
 
     def delete_trial(self, trial_id: int) -> None:
         self.trials.pop(trial_id, None)
