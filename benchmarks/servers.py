@@ -20,7 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from xptrack.testing.servers import (
+# The loopback-server helpers live with the tests (they are not part of the shipped
+# package); benchmarks run as scripts, so the repository root goes on the path first.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.servers.processes import (
     free_port,
     mongo_answers,
     redis_answers,

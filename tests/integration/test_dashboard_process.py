@@ -9,7 +9,7 @@ import textwrap
 
 import httpx
 
-from xptrack.testing.servers import free_port, stop, wait_until_answers
+from tests.servers.processes import free_port, stop, wait_until_answers
 
 SCRIPT = """
 import pathlib, xptrack

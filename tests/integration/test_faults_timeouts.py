@@ -14,12 +14,12 @@ import pytest
 
 from tests.integration import _steps
 from tests.integration._faults import ReplyDroppingProxy, pause, poll, resume
+from tests.servers.processes import free_port, mongo_answers, stop, wait_until_answers
 from tests.servers.redis_server import running_redis_server
 from xptrack.adapters.mongo_connection import OPERATION_TIMEOUT_MS, shared_client
 from xptrack.adapters.redis_connection import RedisConnection, RedisTimeouts
 from xptrack.adapters.serialization import decode_metric_chunks
 from xptrack.errors import StoreUnavailable
-from xptrack.testing.servers import free_port, mongo_answers, stop, wait_until_answers
 
 #: Waits made small so that a paused server is noticed within a second or two.
 SHORT_REDIS = "socket_timeout=0.5&socket_connect_timeout=0.5"

@@ -24,7 +24,7 @@ from uuid import uuid4
 
 import pytest
 
-from xptrack.testing.servers import free_port, mongo_answers, stop, wait_until_answers
+from tests.servers.processes import free_port, mongo_answers, stop, wait_until_answers
 
 if TYPE_CHECKING:
     from xptrack.adapters.mongo import MongoBackend

@@ -25,7 +25,7 @@ from uuid import uuid4
 import attrs
 import pytest
 
-from xptrack.testing.servers import free_port, redis_answers, stop, wait_until_answers
+from tests.servers.processes import free_port, redis_answers, stop, wait_until_answers
 
 if TYPE_CHECKING:
     from xptrack.adapters.redis import RedisBackend
