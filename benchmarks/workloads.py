@@ -215,7 +215,7 @@ def _fill_mongo(backend: Backend, experiment_id: str, trials: int) -> None:
     # documents the adapter writes are made by its own trial_fields() and bulk-inserted.
     import pymongo
 
-    from xptrack.adapters.mongo import trial_fields
+    from xptrack.adapters.mongo_documents import trial_fields
 
     with pymongo.MongoClient(backend.uri) as client:
         collection: Any = client.get_default_database()[experiment_id]

@@ -30,31 +30,26 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-# Re-exported (``X as X``): these were public names of this module before it was split.
-from xptrack.adapters.mongo_connection import DEFAULT_TIMEOUT_MS as DEFAULT_TIMEOUT_MS
 from xptrack.adapters.mongo_connection import (
     DRIVER_ERRORS,
     ErrorTranslator,
     insert_once,
     named_database,
     ping,
+    shared_client,
+    uri_of_client,
 )
-from xptrack.adapters.mongo_connection import shared_client as shared_client
-from xptrack.adapters.mongo_connection import uri_of_client as uri_of_client
-from xptrack.adapters.mongo_documents import INDEXES as INDEXES
 from xptrack.adapters.mongo_documents import (
+    INDEXES,
     TRIAL_CATEGORIES,
+    Document,
     bytes_field,
     int_field,
     set_remembering,
     text_field,
+    trial_fields,
+    trial_from_fields,
 )
-from xptrack.adapters.mongo_documents import Document as Document
-from xptrack.adapters.mongo_documents import bson_safe as bson_safe
-from xptrack.adapters.mongo_documents import bson_safe_mapping as bson_safe_mapping
-from xptrack.adapters.mongo_documents import json_data as json_data
-from xptrack.adapters.mongo_documents import trial_fields as trial_fields
-from xptrack.adapters.mongo_documents import trial_from_fields as trial_from_fields
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
     labelled,

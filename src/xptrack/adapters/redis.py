@@ -33,11 +33,6 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import redis
 
-# Re-exported: these were public names of this module before the connection part moved.
-from xptrack.adapters.redis_connection import CONNECT_TIMEOUT as CONNECT_TIMEOUT
-from xptrack.adapters.redis_connection import PROBE_TIMEOUT as PROBE_TIMEOUT
-from xptrack.adapters.redis_connection import READ_TIMEOUT as READ_TIMEOUT
-from xptrack.adapters.redis_connection import SCHEMES as SCHEMES
 from xptrack.adapters.redis_connection import RedisConnection
 from xptrack.adapters.redis_scripts import append_once, new_batch_marker
 from xptrack.adapters.serialization import (
