@@ -10,6 +10,7 @@ from xptrack.application.experiment import Experiment
 from xptrack.application.management import delete_experiment, list_experiments
 from xptrack.application.runtime import step_rng
 from xptrack.application.steps import Parameter, Undefined
+from xptrack.application.trial_info import TrialInfo
 from xptrack.application.trials import ActiveTrial, TrialRecorder
 from xptrack.errors import (
     ConflictError,
@@ -17,6 +18,7 @@ from xptrack.errors import (
     InvalidArgument,
     InvalidBackend,
     InvalidName,
+    InvalidStep,
     NeedsATrial,
     NotFoundError,
     SignatureError,
@@ -39,12 +41,14 @@ __all__ = [
     "InvalidArgument",
     "InvalidBackend",
     "InvalidName",
+    "InvalidStep",
     "NeedsATrial",
     "NotFoundError",
     "Parameter",
     "SignatureError",
     "StoreError",
     "StoreUnavailable",
+    "TrialInfo",
     "TrialRecorder",
     "TrialStateError",
     "Undefined",

@@ -141,8 +141,10 @@ def _from_driver_object(driver: Any) -> Backend:
     return backend
 
 
-def default_probe() -> EnvironmentProbe:
-    """The environment probe experiments use unless told otherwise."""
+def default_probe(script: Path | None = None) -> EnvironmentProbe:
+    """The environment probe experiments use unless told otherwise; its git state is that of
+    the repository holding ``script`` (default: ``__main__``'s file, else the working
+    directory)."""
     from xptrack.adapters.environment import SystemEnvironmentProbe
 
-    return SystemEnvironmentProbe()
+    return SystemEnvironmentProbe(script.parent if script is not None else None)

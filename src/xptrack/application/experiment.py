@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 from xptrack.application import runtime
 from xptrack.application.bootstrap import default_probe, open_backend
 from xptrack.application.definition import NO_DEFAULT, Definition
+from xptrack.application.entry import entry_script
 from xptrack.application.logs import ensure_visible_logging
 from xptrack.application.runner import TrialRunner
 from xptrack.application.runtime import StepKind, StoreHandle
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from xptrack.application.rerun import RerunReport
     from xptrack.application.trial_summary import MetricSummary, Progress
     from xptrack.domain.trial_diff import TrialDiff
+    from xptrack.application.trial_info import TrialInfo
 
 logger = logging.getLogger("xptrack.experiment")
 StepFunction = Callable[..., Any]
@@ -71,7 +73,7 @@ class Experiment:
         self.backend = open_backend(backend, self.id)
         self._store = self.backend.open(self.id)
         if probe is None and capture_environment:
-            probe = default_probe()
+            probe = default_probe(entry_script())
         self._probe = probe
         self._definition = Definition(self)
         self._steps = self._definition.steps  # read by the command line (cli.py)
@@ -273,6 +275,26 @@ class Experiment:
 
         return history_frame(self._store.list_trials(), self._definition.parameters, verbose)
 
+    # --- one trial (lifecycle) ----------------------------------------------------------------
+
+    def get_trial(self, trial_id: int) -> TrialInfo:
+        """Trial ``trial_id`` as a read-only :class:`TrialInfo`: status, parameters, result,
+        seed, times, error and full traceback, captured output, per-step times, tags, note.
+
+        >>> ex.get_trial(1).status                               # doctest: +SKIP
+        'finished'
+        """
+        from xptrack.application.trial_info import trial_info
+
+        tid = self._known_trial(trial_id)
+        try:
+            return trial_info(self._store, tid)
+        except NotFoundError:
+            raise NotFoundError(
+                f"trial {tid} of experiment {self.id!r} has no record (it never started, or "
+                "was deleted)"
+            ) from None
+
     def get_persisted(self, step_name: str, trial_id: int) -> Any:
         """The output a ``@ex.persist`` step stored in trial ``trial_id``."""
         validate_name(step_name, "step name")
@@ -432,7 +454,7 @@ class Experiment:
     def _environment(self, trial_id: int | None) -> EnvironmentSnapshot:
         if trial_id is not None:
             return self._store.load_environment(self._known_trial(trial_id))
-        probe = self._probe or default_probe()
+        probe = self._probe or default_probe(entry_script())
         return probe.capture()
 
 

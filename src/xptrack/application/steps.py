@@ -19,7 +19,7 @@ from xptrack.application import lazy
 from xptrack.application.fingerprint import code_fingerprint
 from xptrack.application.lazy import Evaluation, Key, LazyValue, UnrecordedGraph
 from xptrack.application.runtime import StepKind, StepSpec, seed_global_generators
-from xptrack.domain.errors import UndefinedParameter
+from xptrack.domain.errors import InvalidStep, UndefinedParameter
 from xptrack.domain.names import validate_name
 from xptrack.domain.seeding import derive_step_seed
 
@@ -104,7 +104,7 @@ class Step:
     ) -> None:
         name = getattr(func, "__name__", None)
         if not callable(func):
-            raise TypeError(f"a step must be a function; got {type(func).__name__} {func!r}")
+            raise InvalidStep(f"a step must be a function; got {type(func).__name__} {func!r}")
         self.name = validate_name(name, "step name (the function's name)")
         self.func = func
         self.kind = kind

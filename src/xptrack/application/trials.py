@@ -164,7 +164,8 @@ class TrialRecorder:
             record = active.record.succeeded(result, utcnow(), _process_time(active, traces))
             self._end(active, record, traces, output)
         except Exception as error:
-            reason = error if isinstance(error, StoreError) else _unstorable(error)
+            storing = not isinstance(error, StoreError) or isinstance(error, UnstorableValue)
+            reason = _unstorable(error) if storing else error
             return self.fail(active, reason, format_error(reason), traces, output)
         logger.log(active.log_level, "Finished Experiment (trial id=%s)", active.trial_id)
         return record
@@ -228,9 +229,8 @@ def _process_time(active: ActiveTrial, traces: list[StepTrace]) -> float:
 
 
 def _unstorable(error: Exception) -> UnstorableValue:
-    wrapped = UnstorableValue(
-        f"the trial's result could not be stored: {type(error).__name__}: {error}"
-    )
+    said = str(error) if isinstance(error, UnstorableValue) else f"{type(error).__name__}: {error}"
+    wrapped = UnstorableValue(f"the trial's result could not be stored: {said}")
     wrapped.__cause__ = error
     return wrapped
 

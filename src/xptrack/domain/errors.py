@@ -20,6 +20,10 @@ class InvalidBackend(XptrackError, TypeError):
     """The ``backend`` argument is of a kind xptrack does not accept."""
 
 
+class InvalidStep(XptrackError, TypeError):
+    """Something that is not a function was given where a step is defined."""
+
+
 class InvalidArgument(XptrackError, ValueError):
     """A call got a value it cannot use (a non-int trial id, a non-int epoch, ...)."""
 

@@ -13,12 +13,18 @@ SEED_LIMIT = 2**32
 
 
 def check_seed(seed: Any) -> int | None:
-    """``seed`` as an int (None stays None); floats, strings and bools are refused."""
+    """``seed`` as an int (None stays None); floats, strings, bools and ints outside
+    ``0 <= seed < 2**32`` (what NumPy accepts) are refused."""
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise InvalidArgument(f"seed must be an int or None; got {type(seed).__name__} {seed!r}")
-    return int(seed)
+    value = int(seed)
+    if not 0 <= value < SEED_LIMIT:
+        raise InvalidArgument(
+            f"seed must be between 0 and 2**32 - 1 ({SEED_LIMIT - 1}); got {value}"
+        )
+    return value
 
 
 def derive_step_seed(trial_seed: int, step: str) -> int:

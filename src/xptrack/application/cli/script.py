@@ -18,6 +18,7 @@ import click
 from xptrack.application.cli.common import TRIAL_ID
 from xptrack.application.cli.errors import TrialFailed, invoke, program_name
 from xptrack.application.cli.values import BadValue, parameter_values
+from xptrack.application.entry import running_script
 
 if TYPE_CHECKING:
     from xptrack.application.steps import StepCall
@@ -104,7 +105,8 @@ def load_script(script: Path) -> tuple[dict[str, Any], list[tuple[StepCall, str]
     if not script.is_file():
         raise click.BadParameter(f"script {str(script)!r} does not exist", param_hint="SCRIPT")
     sys.path.insert(0, str(script.resolve().parent))
-    with remembering_result_calls() as built:
+    # running_script: the git state recorded is that of the script's repository.
+    with remembering_result_calls() as built, running_script(script):
         namespace = runpy.run_path(str(script), run_name="__xptrack_run__")
     return namespace, built
 
