@@ -93,7 +93,8 @@ def build_where(ex: xptrack.Experiment) -> Any:
 
 
 def build_blocking(ex: xptrack.Experiment) -> Any:
-    """A trial whose result step, when ``block`` is true, prints ``blocked`` and never ends.
+    """A trial whose result step, when ``block`` is true, saves 30 points of metric ``live``,
+    prints ``blocked`` and never ends.
 
     Its first step, ``prepare`` (persisted), saves metric ``progress`` and finishes first.
     """
@@ -108,6 +109,8 @@ def build_blocking(ex: xptrack.Experiment) -> Any:
     @ex.result
     def finish(p, block):
         if block:
+            for i in range(30):  # points a kill must not lose: the step never ends
+                ex.save_metric("live", epoch=i, value=i)
             print("blocked", flush=True)
             threading.Event().wait()  # until the test kills this process
         return p + 1

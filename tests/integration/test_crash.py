@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+import xptrack
 from tests.integration import _steps
 
 pytestmark = pytest.mark.slow
@@ -15,12 +16,16 @@ pytestmark = pytest.mark.slow
 def test_a_trial_killed_mid_run_shows_as_interrupted_and_loses_nothing(
     backend_kind, backend_uri, experiment_id, tmp_path, monkeypatch
 ):
-    # Heartbeats every 0.2 s (in the script and in this reader): stale after 0.9 s.
-    monkeypatch.setenv("XPTRACK_HEARTBEAT_INTERVAL", "0.2")
+    # Heartbeats every second (in the script and in this reader): stale after 4.5 s.
+    monkeypatch.setenv("XPTRACK_HEARTBEAT_INTERVAL", "1")
     with _steps.running("crash", backend_uri, experiment_id, (), cwd=tmp_path) as (process,):
         _steps.release_together([process])
         # Trials 1 and 2 finished; trial 3's first step finished, its result step is blocked.
         assert _steps.read_line(process) == "blocked"
+        reader = _steps.open_experiment(backend_uri, experiment_id)
+        # Buffered points reach the store while the step still runs (at least every 2 s).
+        assert _eventually(lambda: _points(reader, "live", 3) == 30), _steps.log_of(process)
+        assert reader.get_trial(3).status == "running"
         process.kill()
         assert process.wait(timeout=_steps.WAIT_S) == -signal.SIGKILL
 
@@ -34,7 +39,9 @@ def test_a_trial_killed_mid_run_shows_as_interrupted_and_loses_nothing(
     assert (
         list(history["Result"].isna()) == list(history["Finished"].isna()) == [False, False, True]
     )
-    assert _interrupted_within(ex, 3, seconds=_steps.WAIT_S)
+    assert _eventually(lambda: ex.get_history().loc[3, "Description"] == "interrupted")
+    assert ex.get_trial(3).status == "interrupted"
+    assert list(ex.load_metric("live", 3)[3]) == [float(i) for i in range(30)]
     verbose = ex.get_history(verbose=True)
     assert list(verbose["Status"]) == ["finished", "finished", "interrupted"]
     assert ex.get_parameters(3) == {"a": 3, "block": True}
@@ -51,14 +58,21 @@ def test_a_trial_killed_mid_run_shows_as_interrupted_and_loses_nothing(
         _assert_only_whole_files(backend_uri, experiment_id)
 
 
-def _interrupted_within(ex, trial_id, seconds):
-    """True once the history reads trial ``trial_id`` as interrupted (polled, bounded)."""
+def _eventually(check, seconds=_steps.WAIT_S):
+    """True once ``check()`` is (polled until the deadline)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if ex.get_history().loc[trial_id, "Description"] == "interrupted":
+        if check():
             return True
         time.sleep(0.05)  # the pace of the polling, not a wait for the outcome
     return False
+
+
+def _points(ex, key, trial_id):
+    try:
+        return len(ex.load_metric(key, trial_id))
+    except xptrack.NotFoundError:
+        return 0
 
 
 def _assert_only_whole_files(folder, experiment_id):

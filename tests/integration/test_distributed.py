@@ -114,3 +114,32 @@ def test_the_memory_store_cannot_be_reached_from_a_worker_and_says_so(client, ex
     history = ex.get_history()
     assert list(history["Success"]) == [False]
     assert "use a local, Redis or MongoDB backend" in history.loc[1, "Description"]
+
+
+def test_output_step_times_and_traceback_come_back_from_the_workers(
+    client, worker_pids, backend_uri, experiment_id
+):
+    ex = _steps.open_experiment(backend_uri, experiment_id)
+    x = ex.parameter("x")
+
+    @ex
+    def shout(x):
+        print(f"worker {os.getpid()} has x={x}")
+        return x
+
+    @ex.result
+    def invert(x):
+        return 1 / x
+
+    outcomes = ex.run_trials(invert(shout(x)), [{"x": 2}, {"x": 0}], errors="return")
+    assert outcomes[0] == 0.5 and isinstance(outcomes[1], ZeroDivisionError)
+    for trial_id, value in ((1, 2), (2, 0)):
+        info = ex.get_trial(trial_id)
+        (line,) = info.output.splitlines()
+        pid = int(line.split()[1])
+        assert pid in worker_pids and line.endswith(f"has x={value}")
+        assert list(info.steps) == ["shout", "invert"]
+    failed = ex.get_trial(2)
+    # Shipped by value to the workers, the step's frames name it (its source is not there).
+    assert failed.status == "failed" and "in invert" in failed.traceback
+    assert failed.traceback.endswith("ZeroDivisionError: division by zero\n")
