@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from xptrack.application.rerun import RerunReport
+    from xptrack.application.trial_info import TrialInfo
     from xptrack.application.trial_summary import MetricSummary, Progress
     from xptrack.domain.trial_diff import TrialDiff
-    from xptrack.application.trial_info import TrialInfo
 
 logger = logging.getLogger("xptrack.experiment")
 StepFunction = Callable[..., Any]
