@@ -339,3 +339,24 @@ def test_numpy_global_generators_are_seeded_per_step(make_experiment):
         return float(np.random.random())
 
     assert draw().compute(seed=3) == draw().compute(seed=3)
+
+
+def test_capturing_does_not_silence_warnings_nobody_configured_a_handler_for(
+    make_experiment, capsys
+):
+    ex = make_experiment()
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()  # as in a script that configured no logging (pytest adds some)
+    try:
+
+        @ex.result
+        def warn():
+            logging.getLogger("user.quiet").warning("shown anyway")
+            return 1
+
+        warn().compute(seed=1)
+    finally:
+        root.handlers[:] = saved
+    assert "shown anyway" in capsys.readouterr().err
+    assert ex.get_trial(1).output == "[WARNING] user.quiet: shown anyway\n"

@@ -93,6 +93,27 @@ class _CaptureHandler(logging.Handler):
                 capture.write(self.format(record) + "\n")
             except Exception:
                 self.handleError(record)
+        # Being a handler, this one would silence Python's last resort (warnings to stderr
+        # when nobody configured logging): pass such records on as it would have.
+        last_resort = logging.lastResort
+        if (
+            last_resort is not None
+            and record.levelno >= last_resort.level
+            and not _other_handlers(logging.getLogger(record.name), self)
+        ):
+            stream = sys.stderr  # the wrapped one: the capture already has the record
+            target = stream.wrapped if isinstance(stream, _TeeStream) else stream
+            target.write(last_resort.format(record) + "\n")
+
+
+def _other_handlers(logger: logging.Logger, ignored: logging.Handler) -> bool:
+    """Whether a handler other than ``ignored`` sees records of ``logger``."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        if any(handler is not ignored for handler in current.handlers):
+            return True
+        current = current.parent if current.propagate else None
+    return False
 
 
 class _Installation:
