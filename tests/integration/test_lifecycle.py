@@ -73,16 +73,13 @@ class Unpicklable:
         raise TypeError("this object cannot be pickled")
 
 
-@pytest.mark.parametrize("bad", ["unpicklable", "lone surrogate"])
-def test_an_unstorable_result_in_the_second_of_four_trials(backend_uri, experiment_id, bad):
+def test_an_unstorable_result_in_the_second_of_four_trials(backend_uri, experiment_id):
     ex = _steps.open_experiment(backend_uri, experiment_id)
     kind = ex.parameter("kind")
 
     @ex.result
     def make(kind):
-        if kind == "bad":
-            return Unpicklable() if bad == "unpicklable" else "half a pair: \ud800"
-        return kind
+        return Unpicklable() if kind == "bad" else kind
 
     outcomes = ex.run_trials(
         make(kind), [{"kind": k} for k in ("a", "bad", "c", "d")], errors="return"
