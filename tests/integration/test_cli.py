@@ -145,9 +145,12 @@ def test_show_prints_one_trial_with_its_metrics_and_persisted_outputs(recorded):
     assert "  a = 1" in lines and "  b = 3" in lines and "Persisted:    features" in lines
     cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
     assert ["loss", "10", "0..9", "0.0769231", "0.0769231", "0.25"] in cells
+    assert "Steps:" in lines and any(line.startswith("  score   ") for line in lines)
     failed = xptrack("show", "quickstart", "3", cwd=recorded)
     assert "Trial 3 of experiment quickstart: failed" in failed.stdout
     assert "Error:        ZeroDivisionError: division by zero" in failed.stdout
+    traceback = failed.stdout.split("Traceback:\n")[1]
+    assert ", in score" in traceback and "ZeroDivisionError: division by zero" in traceback
 
 
 def test_diff_prints_the_report_and_json(recorded):

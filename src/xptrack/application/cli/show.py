@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from xptrack.application.experiment import Experiment
+    from xptrack.application.trial_info import TrialInfo
 
 
 @click.command()
@@ -26,7 +27,10 @@ def show(context: click.Context, experiment: str, n: int) -> None:
     frame = ex.get_history(verbose=True)
     if n not in frame.index:
         raise click.BadParameter(f"no trial {n} in experiment {experiment}", param_hint="N")
-    for line in trial_lines(ex, n, frame.loc[n]):  # type: ignore[arg-type]
+    # Parameters and result come from the history, which never unpickles a user's object;
+    # the rest from get_trial.
+    info = ex.get_trial(n)
+    for line in [*trial_lines(ex, n, frame.loc[n]), *info_lines(info)]:  # type: ignore[arg-type]
         click.echo(line)
     metrics = metrics_table(ex, n)
     if metrics is not None:
@@ -72,6 +76,23 @@ _HISTORY_COLUMNS = {
     "Tags",
     "Note",
 }
+
+
+def info_lines(info: TrialInfo) -> list[str]:
+    """What ``get_trial`` adds: per-step times, the captured output, the traceback."""
+    lines = []
+    if info.steps:
+        lines.append("Steps:")
+        width = max(len(name) for name in info.steps)
+        for name, step in info.steps.items():
+            cached = f"  (output of trial {step.cached_from})" if step.cached_from else ""
+            seconds = step.duration.total_seconds()
+            lines.append(f"  {name.ljust(width)}  {seconds:.3f}s{cached}")
+    for title, text in (("Output", info.output), ("Traceback", info.traceback)):
+        if text:
+            lines.append(f"{title}:")
+            lines += ["  " + line for line in text.rstrip("\n").splitlines()]
+    return lines
 
 
 def _python(value: Any) -> Any:
