@@ -12,7 +12,8 @@ import time
 import pytest
 
 from xptrack.adapters import environment_cache, environment_probes
-from xptrack.adapters.environment_cache import CACHED_CATEGORIES, category_keys, load, readings
+from xptrack.adapters.environment_cache import load, readings
+from xptrack.adapters.environment_keys import CACHED_CATEGORIES, category_keys
 from xptrack.adapters.environment_probes import installed_distributions
 
 REQUIREMENTS = "numpy==2.0.0\npandas==2.2.0\npy-cpuinfo==9.0.0\nscipy==1.14.0\n"

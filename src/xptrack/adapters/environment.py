@@ -19,7 +19,7 @@ import time
 import weakref
 from pathlib import Path
 
-from xptrack.adapters import environment_cache, environment_probes
+from xptrack.adapters import environment_cache, environment_keys, environment_probes
 from xptrack.adapters.environment_probes import failure, installed_distributions
 from xptrack.adapters.git_probe import ChangeCheck, GitProbe, stamp_files
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
@@ -161,7 +161,7 @@ class _InstalledPackages:
             if self._text and self._check.still_valid(stamps):
                 return self._text
             started_ns = time.time_ns()
-            key = environment_cache.requirements_key(stamps)
+            key = environment_keys.requirements_key(stamps)
             kept = environment_cache.load(folder, "requirements", key) if folder else None
             if kept is not None:
                 self._text = kept.text
