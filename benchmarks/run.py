@@ -48,6 +48,7 @@ PLANS: dict[str, dict[str, Any]] = {
         "w2_repeats": 3,
         "w2_bare_points": {"local": 100_000, "redis": 100_000, "mongo": 10_000},
         "w3_sizes": (1_000, 10_000),
+        "w3_local_sizes": (1_000, 10_000, 100_000),
         "w3_repeats": 3,
         "w4_repeats": 5,
         "w6_trials": {"local": 10_000, "redis": 10_000, "mongo": 1_100},
@@ -61,6 +62,7 @@ PLANS: dict[str, dict[str, Any]] = {
         "w2_repeats": 1,
         "w2_bare_points": {"local": 100_000, "redis": 100_000, "mongo": 5_000},
         "w3_sizes": (1_000, 10_000),
+        "w3_local_sizes": (1_000, 10_000, 100_000),
         "w3_repeats": 1,
         "w4_repeats": 2,
         "w6_trials": {"local": 2_000, "redis": 1_100, "mongo": 120},
@@ -116,11 +118,10 @@ def run_backend(backend: Backend, plan: dict[str, Any], chosen: set[str]) -> lis
         )
     if chosen & {"W3", "W4"}:
         filled: dict[int, str] = {}
+        sizes = plan["w3_local_sizes"] if kind == "local" and "W3" in chosen else plan["w3_sizes"]
         stage(
             "fill",
-            lambda: (
-                [filled.update({n: workloads.fill(backend, n)}) for n in plan["w3_sizes"]] and []
-            ),
+            lambda: [filled.update({n: workloads.fill(backend, n)}) for n in sizes] and [],
         )
         if "W3" in chosen and filled:
             stage("W3", lambda: workloads.w3_history(backend, filled, plan["w3_repeats"]))

@@ -19,6 +19,7 @@ records to many processes at once without losing any.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import hashlib
 import logging
@@ -53,6 +54,12 @@ from xptrack.adapters.serialization import (
     trial_from_json,
     trial_to_json,
 )
+from xptrack.adapters.trial_columns_codec import (
+    HISTORY_FIELDS,
+    VERBOSE_FIELDS,
+    columns_or_records,
+    trial_columns_from_lists,
+)
 from xptrack.domain.environment import CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.errors import (
     ConflictError,
@@ -67,6 +74,7 @@ from xptrack.domain.names import validate_name
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.step_hash import StepHash
 from xptrack.domain.trial import TrialRecord, TrialStatus
+from xptrack.domain.trial_columns import TrialColumns
 from xptrack.ports.not_found import no_metric, no_persisted, no_text, no_trial
 from xptrack.ports.repositories import Backend, ExperimentStore
 
@@ -341,6 +349,51 @@ class LocalExperimentStore(ExperimentStore):
         for category in CATEGORY_FORMATS:
             self._environment_path(category, trial_id).unlink(missing_ok=True)
         self._drop_unlinked_blobs()
+
+    def trial_columns(self, verbose: bool = False) -> TrialColumns:
+        return columns_or_records(functools.partial(self._columns, verbose), self.list_trials)
+
+    def _columns(self, verbose: bool) -> TrialColumns:
+        # SQLite's JSON functions pick, once per record, the fields a table shows (steps and
+        # tracebacks stay behind), then gather each into a JSON array: one parse on each side.
+        fields = (*HISTORY_FIELDS, *(VERBOSE_FIELDS if verbose else ()))
+        paths = ", ".join(f"'$.{field}'" for field in fields)
+        gathered = ", ".join(f"'{f}', json_group_array(r -> {i})" for i, f in enumerate(fields))
+        text = self._json_query(
+            f"SELECT json_object({gathered}) FROM (SELECT json_extract(record, {paths}) AS r "
+            "FROM trials WHERE record IS NOT NULL ORDER BY trial_id)"
+        )
+        columns = load_json(text)
+        statuses = columns.get("status") if isinstance(columns, dict) else None
+        running = isinstance(statuses, list) and "running" in statuses
+        alive = self._alive_times() if running else {}
+        labels = {
+            trial_id: (found.tags, found.note)
+            for trial_id, text in self._query("SELECT trial_id, labels FROM trial_labels")
+            for found in (labels_from_json(text),)
+        }
+        return trial_columns_from_lists(columns, alive, labels)
+
+    def _alive_times(self) -> dict[int, Any]:
+        """Trial id -> heartbeat (else start) of every running trial."""
+        text = self._json_query(
+            "SELECT CAST(group_concat(json_array(trial_id, coalesce(json_extract(record, "
+            "'$.heartbeat'), json_extract(record, '$.started'))), ',') AS BLOB) FROM trials "
+            "WHERE record IS NOT NULL AND json_extract(record, '$.status') = 'running'"
+        )
+        return dict(load_json(b"[" + (text or b"") + b"]"))
+
+    def _json_query(self, sql: str) -> Any:
+        """The single value ``sql`` selects; a record that is not JSON is a corrupt record."""
+        with self._lock:
+            try:
+                return self._connect().execute(sql).fetchone()[0]
+            except sqlite3.OperationalError as error:
+                if "JSON" in str(error):
+                    raise CorruptRecord(f"{self.db_path}: a stored trial is not JSON") from error
+                raise StoreError(f"{self.db_path}: {error}") from error
+            except sqlite3.Error as error:
+                raise StoreError(f"{self.db_path}: {error}") from error
 
     # --- metrics -------------------------------------------------------------------------
 

@@ -40,10 +40,12 @@ from xptrack.adapters.mongo_connection import (
     uri_of_client,
 )
 from xptrack.adapters.mongo_documents import (
+    COLUMN_PROJECTION,
     INDEXES,
     TRIAL_CATEGORIES,
     Document,
     bytes_field,
+    columns_document,
     int_field,
     set_remembering,
     text_field,
@@ -57,6 +59,10 @@ from xptrack.adapters.serialization import (
     labels_to_document,
     metric_rows,
     read_trial_isolated,
+)
+from xptrack.adapters.trial_columns_codec import (
+    columns_or_records,
+    trial_columns_from_documents,
 )
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
 from xptrack.domain.errors import (
@@ -72,6 +78,7 @@ from xptrack.domain.names import validate_name
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.step_hash import StepHash
 from xptrack.domain.trial import TrialRecord
+from xptrack.domain.trial_columns import TrialColumns
 from xptrack.ports.not_found import no_metric, no_persisted, no_text, no_trial
 from xptrack.ports.repositories import Backend, ExperimentStore
 
@@ -232,6 +239,20 @@ class MongoExperimentStore(ExperimentStore):
             for document in self._collection.find({"category": "labels"})
         }
         return [labelled(record, labels.get(record.trial_id)) for record in records]
+
+    @_driver_errors("listing trials")
+    def trial_columns(self, verbose: bool = False) -> TrialColumns:
+        return columns_or_records(functools.partial(self._columns, verbose), self.list_trials)
+
+    def _columns(self, verbose: bool) -> TrialColumns:
+        query = self._collection.find({"category": "trial"}, COLUMN_PROJECTION)
+        documents = [columns_document(document) for document in query.sort("trial_id")]
+        labels = {
+            trial_id: (found.tags, found.note)
+            for document in self._collection.find({"category": "labels"})
+            for trial_id, found in ((int_field(document, "trial_id"), _labels_in(document)),)
+        }
+        return trial_columns_from_documents(documents, labels, verbose)
 
     @_driver_errors("updating the labels of a trial")
     def change_labels(self, trial_id: int, change: LabelChange) -> None:

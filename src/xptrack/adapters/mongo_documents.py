@@ -14,7 +14,12 @@ from typing import Any
 from bson.int64 import Int64
 from pymongo import ASCENDING, IndexModel
 
-from xptrack.adapters.serialization import TAG, trial_from_document, trial_to_document
+from xptrack.adapters.serialization import (
+    TAG,
+    trial_from_document,
+    trial_to_document,
+)
+from xptrack.adapters.trial_columns_codec import HISTORY_FIELDS, VERBOSE_FIELDS
 from xptrack.domain.errors import CorruptRecord
 from xptrack.domain.trial import TrialRecord
 
@@ -97,6 +102,28 @@ def trial_from_fields(document: Mapping[str, Any]) -> TrialRecord:
     parameters = _parameter_mapping(json_data(parameter, "parameters"))
     data = {**json_data(history, "history"), "trial_id": int_field(document, "trial_id")}
     return trial_from_document({**data, "parameters": parameters})
+
+
+#: What a history table reads of a trial document (steps and tracebacks stay on the server).
+COLUMN_PROJECTION = {
+    "_id": False,
+    "trial_id": True,
+    "parameter": True,
+    **{f"history.{field}": True for field in (*HISTORY_FIELDS, *VERBOSE_FIELDS, "heartbeat")},
+}
+
+
+def columns_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial document read with :data:`COLUMN_PROJECTION` in ``trial_to_document``'s form
+    (the fields a history table reads); CorruptRecord for anything xptrack did not write."""
+    parameter, history = document.get("parameter"), document.get("history")
+    if not isinstance(parameter, dict) or not isinstance(history, dict):
+        trial_id = document.get("trial_id")
+        raise CorruptRecord(f"stored trial {trial_id!r} lacks xptrack's parameter/history fields")
+    data = json_data(history, "history")
+    data["parameters"] = _parameter_mapping(json_data(parameter, "parameters"))
+    data["trial_id"] = int_field(document, "trial_id")
+    return data  # type: ignore[no-any-return]
 
 
 def text_field(document: Mapping[str, Any], field: str, what: str) -> str:

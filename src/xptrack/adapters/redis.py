@@ -29,7 +29,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis
 
@@ -45,9 +45,14 @@ from xptrack.adapters.serialization import (
     labels_from_json,
     labels_to_json,
     load_json,
+    load_json_values,
     read_trial_isolated,
     trial_from_document,
     trial_to_document,
+)
+from xptrack.adapters.trial_columns_codec import (
+    columns_or_records,
+    trial_columns_from_documents,
 )
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
 from xptrack.domain.errors import ConflictError, CorruptRecord
@@ -56,6 +61,7 @@ from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.step_hash import StepHash
 from xptrack.domain.trial import TrialRecord
+from xptrack.domain.trial_columns import TrialColumns
 from xptrack.ports.not_found import no_metric, no_persisted, no_text, no_trial
 from xptrack.ports.repositories import Backend, ExperimentStore
 
@@ -270,6 +276,39 @@ class RedisExperimentStore(ExperimentStore):
 
     @_redis_call("list trials")
     def list_trials(self) -> list[TrialRecord]:
+        return [
+            read_trial_isolated(
+                trial_id, functools.partial(_trial_from_texts, trial_id, params, history, label)
+            )
+            for trial_id, params, history, label in self._trial_texts()
+        ]
+
+    @_redis_call("list trials")
+    def trial_columns(self, verbose: bool = False) -> TrialColumns:
+        return columns_or_records(functools.partial(self._columns, verbose), self.list_trials)
+
+    def _columns(self, verbose: bool) -> TrialColumns:
+        texts = self._trial_texts()
+        for trial_id, params, history, _ in texts:
+            if params is None or history is None:
+                _trial_from_texts(trial_id, params, history, None)  # raises: says what is missing
+        # One parse for every trial's history, one for every trial's parameters.
+        histories = load_json_values([history for _, _, history, _ in texts])
+        parameters = load_json_values([params for _, params, _, _ in texts])
+        for document, params in zip(histories, parameters, strict=True):
+            if not isinstance(document, dict):
+                raise CorruptRecord("a stored trial history is not a JSON object")
+            document["parameters"] = params
+        labels = {
+            trial_id: (found.tags, found.note)
+            for trial_id, _, _, label in texts
+            if label is not None
+            for found in (labels_from_json(label),)
+        }
+        return trial_columns_from_documents(histories, labels, verbose)
+
+    def _trial_texts(self) -> list[tuple[int, Any, Any, Any]]:
+        """(trial id, parameters, history, labels) texts of every saved trial, in id order."""
         # Two round trips whatever the number of trials: the index, then every MGET at once.
         trial_ids = [_trial_number(raw) for raw in self._redis.zrange(self._keys.trials, 0, -1)]
         parts = (self._keys.parameter, self._keys.history, self._keys.labels)
@@ -282,9 +321,7 @@ class RedisExperimentStore(ExperimentStore):
             [text for reply in replies[i :: len(parts)] for text in reply] for i in range(3)
         )
         return [
-            read_trial_isolated(
-                trial_id, functools.partial(_trial_from_texts, trial_id, params, history, label)
-            )
+            (trial_id, params, history, label)
             for trial_id, params, history, label in zip(
                 trial_ids, parameters, histories, labels, strict=True
             )

@@ -273,7 +273,9 @@ class Experiment:
         """Every trial, one row each, indexed by trial id."""
         from xptrack.application.history import history_frame  # pandas: only when asked
 
-        return history_frame(self._store.list_trials(), self._definition.parameters, verbose)
+        return history_frame(
+            self._store.trial_columns(verbose), self._definition.parameters, verbose
+        )
 
     # --- one trial (lifecycle) ----------------------------------------------------------------
 

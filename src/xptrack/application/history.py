@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 
 from xptrack.application.heartbeat import stale_after
+from xptrack.domain.errors import CorruptRecord, InvalidArgument
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import TrialRecord, TrialStatus, utcnow
+from xptrack.domain.trial_columns import TrialColumns
 
 RESULT_COLUMNS = ["Result", "Result Type", "Success", "Finished", "Process Time", "Description"]
 VERBOSE_COLUMNS = ["Seed", "Started", "Status", "Tags", "Note"]
@@ -22,34 +24,40 @@ _UNFINISHED = {
 
 
 def history_frame(
-    records: Sequence[TrialRecord], parameter_names: Iterable[str], verbose: bool = False
+    trials: TrialColumns | Sequence[TrialRecord],
+    parameter_names: Iterable[str],
+    verbose: bool = False,
 ) -> pd.DataFrame:
-    """One row per trial (index ``Trial ID``): parameters, then the result columns."""
-    names = list(dict.fromkeys([*parameter_names, *(n for r in records for n in r.parameters)]))
+    """One row per trial (index ``Trial ID``): parameters, then the result columns.
+
+    ``trials`` is best given as columns (``store.trial_columns()``): stores that keep JSON make
+    them without building a record per trial."""
+    table = trials if isinstance(trials, TrialColumns) else TrialColumns.from_records(trials)
+    names = list(dict.fromkeys([*parameter_names, *table.parameters]))
+    missing = [None] * len(table)
     # Built column by column: pandas makes a frame from lists per column several times
     # faster than from rows, and history is read often.
-    columns: dict[str, Any] = {
-        name: [record.parameters.get(name) for record in records] for name in names
-    }
-    columns["Result"] = [record.result for record in records]
-    columns["Result Type"] = [record.result_type for record in records]
-    columns["Success"] = pd.array([record.success for record in records], dtype=bool)
-    columns["Finished"] = _timestamps([record.finished for record in records])
-    seconds = [record.process_time for record in records]
-    columns["Process Time"] = pd.to_timedelta(np.array(seconds, dtype="float64"), unit="s")
-    now, stale = utcnow(), stale_after()  # one reading for every row
-    statuses = [record.effective_status(now, stale) for record in records]
+    columns: dict[str, Any] = {name: table.parameters.get(name, missing) for name in names}
+    columns["Result"] = table.results
+    columns["Result Type"] = table.result_types
+    columns["Success"] = np.array([s is TrialStatus.FINISHED for s in table.statuses], dtype=bool)
+    columns["Finished"] = _timestamps(table.finished)
+    seconds = np.array(table.process_times, dtype="float64")
+    columns["Process Time"] = pd.to_timedelta(seconds, unit="s")
+    statuses = table.effective_statuses(utcnow(), stale_after())  # one reading for every row
     columns["Description"] = [
-        _UNFINISHED.get(status, record.description)
-        for status, record in zip(statuses, records, strict=True)
+        _UNFINISHED.get(status, description)
+        for status, description in zip(statuses, table.descriptions, strict=True)
     ]
     if verbose:
-        columns["Seed"] = [record.seed for record in records]
-        columns["Started"] = _timestamps([record.started for record in records])
+        if table.seeds is None or table.started is None:
+            raise InvalidArgument("a verbose history needs trial columns read with verbose=True")
+        columns["Seed"] = table.seeds
+        columns["Started"] = _timestamps(table.started)
         columns["Status"] = [status.value for status in statuses]
-        columns["Tags"] = [list(record.tags) for record in records]
-        columns["Note"] = [record.note for record in records]
-    index = pd.Index([record.trial_id for record in records], name="Trial ID", dtype="int64")
+        columns["Tags"] = [list(tags) for tags in table.tags]
+        columns["Note"] = table.notes
+    index = pd.Index(table.trial_ids, name="Trial ID", dtype="int64")
     return _frame(columns, index)
 
 
@@ -69,7 +77,12 @@ def _frame(columns: dict[str, Any], index: pd.Index) -> pd.DataFrame:
 
 
 def _timestamps(values: list[Any]) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    if not any(isinstance(value, str) for value in values):
+        return pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    try:  # ISO 8601 texts, as JSON stores keep them
+        return pd.DatetimeIndex(pd.to_datetime(values, utc=True, format="ISO8601"))
+    except (TypeError, ValueError) as error:
+        raise CorruptRecord(f"a stored trial time is not an ISO 8601 time: {error}") from error
 
 
 def metric_frame(series_by_trial: dict[int, MetricSeries]) -> pd.DataFrame:

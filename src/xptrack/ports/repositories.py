@@ -17,6 +17,7 @@ from xptrack.domain.labels import LabelChange
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
+from xptrack.domain.trial_columns import TrialColumns
 
 
 class TrialRepository(abc.ABC):
@@ -76,6 +77,12 @@ class TrialRepository(abc.ABC):
     @abc.abstractmethod
     def delete_trial(self, trial_id: int) -> None:
         """Remove everything kept for ``trial_id`` (idempotent); its id is never given again."""
+
+    def trial_columns(self, verbose: bool = False) -> TrialColumns:
+        """Every saved trial as the columns of a history table, ordered by trial id (with
+        ``verbose`` also seeds and start times). Made from :meth:`list_trials` unless the store
+        can give them without building a record per trial (the JSON stores do)."""
+        return TrialColumns.from_records(self.list_trials())
 
 
 class MetricRepository(abc.ABC):
