@@ -120,13 +120,32 @@ def test_documents_follow_the_seeds_layout(
     step_hash = one("step_hash")
     assert step_hash["input_hash"] == "features-in-hash"
     assert step_hash["output_hash"] == "out-hash"
+    # Code and environment texts are kept once per content; per-trial documents refer to them.
+    texts = {d["digest"]: d["text"] for d in raw.find({"category": "text"})}
     code = one("code")
     assert code["trial_id"] == 1
-    assert code["code"].startswith("@ex\ndef prepare")
+    assert texts[code["code_digest"]].startswith("@ex\ndef prepare")
     environment = one("environment")
     assert environment["trial_id"] == 1
-    assert environment["device"] == '{"platform": "linux"}'
-    assert environment["requirements"] == "x==1"
+    assert texts[environment["digests"]["device"]] == '{"platform": "linux"}'
+    assert texts[environment["digests"]["requirements"]] == "x==1"
+
+
+def test_texts_are_stored_once_and_the_seeds_documents_still_read(
+    store: MongoExperimentStore, raw: Collection[dict[str, Any]], mongo_experiment_id: str
+) -> None:
+    snapshot = EnvironmentSnapshot({"python": "3.11", "requirements": "x==1"})
+    for trial_id in (1, 2, 3):
+        store.save_code(trial_id, "def f(): pass\n")
+        store.save_environment(trial_id, snapshot)
+    seed = {"experiment_id": mongo_experiment_id, "trial_id": 4}
+    raw.insert_one({**seed, "category": "code", "code": "old code\n"})
+    raw.insert_one({**seed, "category": "environment", "python": "3.8", "requirements": "y==2"})
+
+    assert raw.count_documents({"category": "text"}) == 3
+    assert [store.load_code(t) for t in (1, 3, 4)] == ["def f(): pass\n"] * 2 + ["old code\n"]
+    assert store.load_environment(2) == snapshot
+    assert dict(store.load_environment(4).categories) == {"python": "3.8", "requirements": "y==2"}
 
 
 def test_plain_parameters_are_a_queryable_sub_document(

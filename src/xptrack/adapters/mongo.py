@@ -52,6 +52,7 @@ from xptrack.adapters.mongo_documents import (
     trial_fields,
     trial_from_fields,
 )
+from xptrack.adapters.mongo_writes import TextStore, increment, insert_new, put, swap
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
     labelled,
@@ -140,6 +141,8 @@ class MongoExperimentStore(ExperimentStore):
         self._experiment_id = experiment_id
         self._errors = errors
         self._indexed = False
+        self._texts = TextStore(collection, experiment_id)
+        self._written: set[int] = set()  # trials this store saved: later saves replace
 
     def create_indexes(self) -> None:
         """Create the collection's indexes (idempotent; driver errors are the caller's)."""
@@ -194,16 +197,11 @@ class MongoExperimentStore(ExperimentStore):
 
     def _increment(self, counter: str, by: int) -> int:
         """Atomically add ``by`` to the counter document ``counter``; its new value."""
-        after = self._change_or_insert(
-            lambda c: c.find_one_and_update(
-                {"category": counter},
-                {"$inc": {counter: by}},
-                {counter: True},
-                return_document=_AFTER,
-            ),
-            self._document({"category": counter}, **{counter: by}),
-        )
-        return by if after is None else int_field(after, counter)
+        return increment(self._ready(), self._document({"category": counter}), counter, by)
+
+    def _save_once(self, key: Document, document: Document) -> None:
+        """Store a document written once per trial (code, environment, output): an insert."""
+        insert_new(self._ready(), key, document)
 
     # trials
 
@@ -218,7 +216,12 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("saving a trial")
     def save_trial(self, record: TrialRecord) -> None:
         key = {"category": "trial", "trial_id": record.trial_id}
-        self._put(key, self._document(key, **trial_fields(record)))
+        document = self._document(key, **trial_fields(record))
+        if record.trial_id in self._written:  # the running record is there: one replace
+            put(self._ready(), key, document)
+        else:
+            insert_new(self._ready(), key, document)
+            self._written.add(record.trial_id)
 
     @_driver_errors("reading a trial")
     def get_trial(self, trial_id: int) -> TrialRecord:
@@ -423,30 +426,29 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("swapping a step hash")
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
         key = {"category": "step_hash", "input_hash": StepHash(step, input_hash, output_hash).key}
-        update = set_remembering({"output_hash": output_hash}, previous_hash="output_hash")
-        after = self._change_or_insert(
-            lambda c: c.find_one_and_update(
-                key, update, {"previous_hash": True}, return_document=_AFTER
-            ),
-            self._document(key, step=step, output_hash=output_hash),
-        )
-        return None if after is None else text_field(after, "previous_hash", "step hash")
+        document = self._document(key, step=step, output_hash=output_hash)
+        return swap(self._ready(), key, output_hash, document)
 
     @_driver_errors("saving code")
     def save_code(self, trial_id: int, text: str) -> None:
         key = {"category": "code", "trial_id": trial_id}
-        self._put(key, self._document(key, code=text))
+        (name,) = self._texts.keep([text])
+        self._save_once(key, self._document(key, code_digest=name))
 
     @_driver_errors("loading code")
     def load_code(self, trial_id: int) -> str:
         key = {"category": "code", "trial_id": trial_id}
         document = self._find(key, no_text("code", trial_id))
-        return text_field(document, "code", f"code of trial {trial_id}")
+        what = f"code of trial {trial_id}"
+        if "code" in document:  # stored whole, as the seed's layout did
+            return text_field(document, "code", what)
+        name = text_field(document, "code_digest", what)
+        return self._texts.texts([name], what)[name]
 
     @_driver_errors("saving output")
     def save_output(self, trial_id: int, text: str) -> None:
         key = {"category": "output", "trial_id": trial_id}
-        self._put(key, self._document(key, output=text))
+        self._save_once(key, self._document(key, output=text))
 
     @_driver_errors("loading output")
     def load_output(self, trial_id: int) -> str:
@@ -457,21 +459,31 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("saving an environment")
     def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
         key = {"category": "environment", "trial_id": trial_id}
-        self._put(key, self._document(key, **snapshot.categories))
+        names = self._texts.keep(snapshot.categories.values())
+        digests = dict(zip(snapshot.categories, names, strict=True))
+        self._save_once(key, self._document(key, digests=digests))
 
     @_driver_errors("loading an environment")
     def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
         key = {"category": "environment", "trial_id": trial_id}
         document = self._find(key, no_text("environment", trial_id))
         what = f"environment of trial {trial_id}"
-        # In stored order: a snapshot's categories keep the order they were captured in.
-        found = {name: text_field(document, name, what) for name in document if name in CATEGORIES}
-        return EnvironmentSnapshot(found)
+        digests = document.get("digests")
+        if digests is None:  # texts stored in the document, as the seed's layout did
+            # In stored order: a snapshot's categories keep the order they were captured in.
+            found = {n: text_field(document, n, what) for n in document if n in CATEGORIES}
+            return EnvironmentSnapshot(found)
+        if not isinstance(digests, dict) or not all(isinstance(d, str) for d in digests.values()):
+            raise CorruptRecord(f"stored {what} refers to its texts in an unknown form")
+        texts = self._texts.texts(digests.values(), what)
+        return EnvironmentSnapshot({category: texts[name] for category, name in digests.items()})
 
     @_driver_errors("deleting the experiment")
     def delete_experiment(self) -> None:
         self._collection.drop()
         self._indexed = False
+        self._texts.forget()
+        self._written.clear()
 
     def close(self) -> None:
         """Nothing to release: connections belong to the process's shared client, which

@@ -169,13 +169,23 @@ def _unique_index(category: str, *fields: str) -> IndexModel:
     )
 
 
-#: One unique index per category, on the fields that identify a record of it; and one
-#: plain index for reads, as some MongoDB-wire servers (SecantusDB) never read through
-#: a partial index. Most documents match one partial index only: writes stay cheap.
+#: One unique index per category, on the fields that identify a record of it; and plain
+#: indexes for every read, as some MongoDB-wire servers (SecantusDB) do not read through a
+#: partial index (tests/integration/test_mongo_queries.py checks each read with explain()).
 INDEXES = (
     IndexModel(
         [(field, ASCENDING) for field in ("category", "trial_id", "metric_key", "seq")],
         name="xptrack_lookup",
+    ),
+    # Plain indexes for the lookups that are not by trial alone (texts are found by _id).
+    IndexModel([("category", ASCENDING), ("input_hash", ASCENDING)], name="xptrack_hash_lookup"),
+    IndexModel(
+        [("category", ASCENDING), ("step", ASCENDING), ("trial_id", ASCENDING)],
+        name="xptrack_step_lookup",
+    ),
+    IndexModel(
+        [("category", ASCENDING), ("step", ASCENDING), ("cache_key", ASCENDING)],
+        name="xptrack_cache_lookup",
     ),
     _unique_index("trial_id"),
     _unique_index("metric_seq"),
