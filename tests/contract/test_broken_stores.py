@@ -8,8 +8,10 @@ bugs it is meant for as well.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import threading
 import time
 from collections.abc import Sequence
 
@@ -121,12 +123,21 @@ class ReplacesCachedOutput(MemoryExperimentStore):
 
 
 class RacyCachedOutput(MemoryExperimentStore):
-    """Looks for an entry, then writes it, without a lock (GET then SET, not SET NX)."""
+    """Looks for an entry, then writes it, without a lock (GET then SET, not SET NX).
+
+    The first two writers both look before either writes, as they would across a network
+    round trip; a barrier makes that certain, where a short sleep missed it on a busy machine.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._both_looked = threading.Barrier(2)
 
     def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
         if self.load_cached_output(step, key) is not None:
             return False
-        time.sleep(0.005)  # a network round trip: the other writers run meanwhile
+        with contextlib.suppress(threading.BrokenBarrierError):  # an odd writer out: it writes
+            self._both_looked.wait(timeout=5)
         self._cached_outputs[(step, key)] = output
         return True
 
