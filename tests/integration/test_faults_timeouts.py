@@ -4,6 +4,7 @@ paused with SIGSTOP or behind a connection that drops a reply; timeouts made sma
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -126,6 +127,8 @@ def own_mongo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """A SecantusDB of this test's own (it gets paused), in memory."""
     executable = Path(sys.executable).with_name("secantusd-py")
     if not executable.exists() and shutil.which("secantusd-py") is None:
+        if os.environ.get("XPTRACK_REQUIRE_MONGO") == "1":
+            pytest.fail("XPTRACK_REQUIRE_MONGO=1 but secantusd-py is not installed", pytrace=False)
         pytest.skip("secantusd-py is not installed")
     port = free_port()
     config = tmp_path / "secantusd.toml"
