@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -11,6 +12,7 @@ import runpy
 import selectors
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -95,8 +97,24 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 @pytest.fixture
 def recorded(prepared: pathlib.Path, tmp_path: pathlib.Path) -> pathlib.Path:
     """A copy of :func:`prepared` of this test's own, which the test may change."""
-    shutil.copytree(prepared, tmp_path, dirs_exist_ok=True)
+    copy_store_folder(prepared, tmp_path)
     return tmp_path
+
+
+def copy_store_folder(source: pathlib.Path, destination: pathlib.Path) -> None:
+    """Copy a folder whose SQLite databases may still be open: each database through SQLite's
+    backup (a consistent snapshot, its WAL included), the rest as files. A plain copy races
+    with the WAL file, which SQLite removes when the last connection closes (at any GC)."""
+    databases = ("*.db", "*.db-wal", "*.db-shm")
+    ignore = shutil.ignore_patterns(*databases)
+    shutil.copytree(source, destination, dirs_exist_ok=True, ignore=ignore)
+    for database in source.rglob("*.db"):
+        target = destination / database.relative_to(source)
+        with (
+            contextlib.closing(sqlite3.connect(database)) as original,
+            contextlib.closing(sqlite3.connect(target)) as copy,
+        ):
+            original.backup(copy)
 
 
 def test_help_lists_every_command_and_python_m_is_the_same_program(tmp_path):
