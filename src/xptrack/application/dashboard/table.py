@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from xptrack.application.dashboard.frame import metrics_frame, records_frame, trials_frame
 from xptrack.application.dashboard.frames import RowFrame
 from xptrack.application.dashboard.query import PageQuery, select_rows
-from xptrack.application.dashboard.values import jsonable, status_of
+from xptrack.application.dashboard.values import jsonable, status_of, trial_summary
 from xptrack.domain.errors import CorruptRecord, NotFoundError
 from xptrack.domain.trial import TrialRecord
 from xptrack.ports.repositories import ExperimentStore
@@ -340,18 +340,4 @@ def _changed(before: TrialRecord | None, after: TrialRecord) -> bool:
 
 def trial_row(record: TrialRecord, metrics: dict[str, Any]) -> dict[str, Any]:
     """One trial as the trials table shows it."""
-    return {
-        "id": record.trial_id,
-        "status": status_of(record),
-        "parameters": jsonable(record.parameters),
-        "result": jsonable(record.result),
-        "result_type": record.result_type,
-        "error": record.description,
-        "seed": record.seed,
-        "started": jsonable(record.started),
-        "finished": jsonable(record.finished),
-        "process_time": record.process_time,
-        "tags": list(record.tags),
-        "note": record.note,
-        "metrics": jsonable(metrics),
-    }
+    return {**trial_summary(record), "metrics": jsonable(metrics)}

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from xptrack.application.dashboard.values import describe_pickle, jsonable, status_of
+from xptrack.application.dashboard.values import describe_pickle, jsonable, trial_summary
 from xptrack.domain.environment import CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.errors import NotFoundError
 from xptrack.domain.trial import StepRecord, TrialRecord
@@ -38,20 +38,9 @@ def trial_detail(store: ExperimentStore, trial_id: int) -> dict[str, Any]:
 def record_fields(record: TrialRecord) -> dict[str, Any]:
     """What a trial record itself says, JSON-ready."""
     return {
-        "id": record.trial_id,
-        "status": status_of(record),
-        "parameters": jsonable(record.parameters),
-        "result": jsonable(record.result),
-        "result_type": record.result_type,
-        "error": record.description,
+        **trial_summary(record),
         "traceback": record.traceback,
-        "seed": record.seed,
-        "started": jsonable(record.started),
-        "finished": jsonable(record.finished),
         "heartbeat": jsonable(record.heartbeat),
-        "process_time": record.process_time,
-        "tags": list(record.tags),
-        "note": record.note,
     }
 
 

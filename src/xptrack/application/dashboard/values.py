@@ -41,6 +41,24 @@ def status_of(record: TrialRecord) -> str:
     return record.effective_status().value
 
 
+def trial_summary(record: TrialRecord) -> dict[str, Any]:
+    """What every view shows of a trial (the table's row and the trial page), JSON-ready."""
+    return {
+        "id": record.trial_id,
+        "status": status_of(record),
+        "parameters": jsonable(record.parameters),
+        "result": jsonable(record.result),
+        "result_type": record.result_type,
+        "error": record.description,
+        "seed": record.seed,
+        "started": jsonable(record.started),
+        "finished": jsonable(record.finished),
+        "process_time": record.process_time,
+        "tags": list(record.tags),
+        "note": record.note,
+    }
+
+
 def describe_pickle(data: bytes) -> str:
     """``<pickled TYPE, N bytes>`` for a stored user object, read without unpickling it."""
     return repr(PickledValue(pickled_type_name(data), data))
