@@ -147,11 +147,14 @@ class LocalExperimentStore(ExperimentStore):
         self._connection: sqlite3.Connection | None = None
         self._blobs: dict[str, Path] = {}
         self._pid = 0
+        #: Folders that gained names since the last trial ended (synced then, and only those).
+        self._unsynced: set[Path] = {root}
         #: Why this store is read-only (None while it can be written).
         self.read_only: str | None = None
         try:
             for folder in ("code", "persist", "environment", ".blobs"):
                 (root / folder).mkdir(parents=True, exist_ok=True)
+                self._unsynced.add(root / folder)
         except OSError as error:  # a folder we cannot write: it may still be read
             self.read_only = f"cannot create folders in {root}: {error}"
         self._connect()
@@ -261,7 +264,9 @@ class LocalExperimentStore(ExperimentStore):
             return
         # A trial's last record: once it is saved, what the trial wrote survives a power cut
         # (the folders' new names synced, then this commit syncs the WAL: local_durability).
-        sync_folders([self.root / f for f in ("", "code", "persist", "environment", ".blobs")])
+        with self._lock:
+            folders, self._unsynced = self._unsynced, set()
+        sync_folders(sorted(folders))
         with self._lock, synchronous_full(self._connect()):
             self._write_trial(record)
 
@@ -461,9 +466,12 @@ class LocalExperimentStore(ExperimentStore):
         # Each writer's bytes go to a file of its own first; the row is what publishes one,
         # and the primary key lets exactly one writer's row in. A loser removes its file.
         folder = self._cache_folder()
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._unsynced.update((folder.parent, self.root))
         name = f"{step}-{key}-{uuid.uuid4().hex[:16]}.pkl"
-        write_atomically(folder / name, output.data)
+        self._write_file(folder / name, output.data)
         rows = self._query(
             "INSERT INTO step_cache (entry, trial_id, file) VALUES (?, ?, ?) "
             "ON CONFLICT (entry) DO NOTHING RETURNING trial_id",
@@ -496,7 +504,7 @@ class LocalExperimentStore(ExperimentStore):
         return self.root / "persist" / f"{self.experiment_id}_{step}_{trial_id}.pkl"
 
     def save_persisted(self, step: str, trial_id: int, data: bytes) -> None:
-        write_atomically(self._persist_path(step, trial_id), data)
+        self._write_file(self._persist_path(step, trial_id), data)
 
     def load_persisted(self, step: str, trial_id: int) -> bytes:
         try:
@@ -556,15 +564,23 @@ class LocalExperimentStore(ExperimentStore):
             data = _utf8(text)
             blob = self.root / ".blobs" / hashlib.sha256(data).hexdigest()
             if not blob.exists():
-                write_atomically(blob, data)
+                self._write_file(blob, data)
             if len(self._blobs) >= _REMEMBERED_BLOBS:
                 self._blobs.clear()
             self._blobs[text] = blob
         return blob
 
+    def _write_file(self, path: Path, data: bytes) -> None:
+        """:func:`write_atomically`, and remember that ``path``'s folder gained a name."""
+        write_atomically(path, data)
+        with self._lock:
+            self._unsynced.add(path.parent)
+
     def _link_text(self, path: Path, text: str) -> None:
         """Make ``path`` hold ``text`` as a hard link to the one blob with that content."""
         blob = self._blob_of(text)
+        with self._lock:
+            self._unsynced.add(path.parent)
         try:
             os.link(blob, path)
         except FileExistsError:
@@ -579,7 +595,7 @@ class LocalExperimentStore(ExperimentStore):
             self._link_text(path, text)
         except OSError:
             # File systems without hard links get a copy: correct, only larger.
-            write_atomically(path, text.encode("utf-8"))
+            self._write_file(path, text.encode("utf-8"))
 
     # --- the whole experiment ------------------------------------------------------------
 
