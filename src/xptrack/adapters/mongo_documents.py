@@ -14,12 +14,9 @@ from typing import Any
 from bson.int64 import Int64
 from pymongo import ASCENDING, IndexModel
 
-from xptrack.adapters.serialization import (
-    TAG,
-    trial_from_document,
-    trial_to_document,
-)
+from xptrack.adapters.serialization import TAG
 from xptrack.adapters.trial_columns_codec import HISTORY_FIELDS, VERBOSE_FIELDS
+from xptrack.adapters.trial_parts import joined_document, joined_trial, split_trial
 from xptrack.domain.errors import CorruptRecord
 from xptrack.domain.trial import TrialRecord
 
@@ -88,20 +85,23 @@ def _parameter_mapping(stored: dict[str, Any]) -> dict[str, Any]:
 
 def trial_fields(record: TrialRecord) -> Document:
     """The ``parameter`` and ``history`` fields of a trial document."""
-    data = trial_to_document(record)
-    data.pop("trial_id")
-    return {"parameter": bson_safe_mapping(data.pop("parameters")), "history": bson_safe(data)}
+    parameters, history = split_trial(record)
+    return {"parameter": bson_safe_mapping(parameters), "history": bson_safe(history)}
 
 
-def trial_from_fields(document: Mapping[str, Any]) -> TrialRecord:
-    """The record in a trial document; CorruptRecord for anything xptrack did not write."""
+def _trial_parts(document: Mapping[str, Any]) -> tuple[int, dict[str, Any], Any]:
+    """(trial id, parameters, history) of a trial document, as JSON-compatible data."""
     parameter, history = document.get("parameter"), document.get("history")
     if not isinstance(parameter, dict) or not isinstance(history, dict):
         trial_id = document.get("trial_id")
         raise CorruptRecord(f"stored trial {trial_id!r} lacks xptrack's parameter/history fields")
     parameters = _parameter_mapping(json_data(parameter, "parameters"))
-    data = {**json_data(history, "history"), "trial_id": int_field(document, "trial_id")}
-    return trial_from_document({**data, "parameters": parameters})
+    return int_field(document, "trial_id"), parameters, json_data(history, "history")
+
+
+def trial_from_fields(document: Mapping[str, Any]) -> TrialRecord:
+    """The record in a trial document; CorruptRecord for anything xptrack did not write."""
+    return joined_trial(*_trial_parts(document))
 
 
 #: What a history table reads of a trial document (steps and tracebacks stay on the server).
@@ -116,14 +116,7 @@ COLUMN_PROJECTION = {
 def columns_document(document: Mapping[str, Any]) -> dict[str, Any]:
     """A trial document read with :data:`COLUMN_PROJECTION` in ``trial_to_document``'s form
     (the fields a history table reads); CorruptRecord for anything xptrack did not write."""
-    parameter, history = document.get("parameter"), document.get("history")
-    if not isinstance(parameter, dict) or not isinstance(history, dict):
-        trial_id = document.get("trial_id")
-        raise CorruptRecord(f"stored trial {trial_id!r} lacks xptrack's parameter/history fields")
-    data = json_data(history, "history")
-    data["parameters"] = _parameter_mapping(json_data(parameter, "parameters"))
-    data["trial_id"] = int_field(document, "trial_id")
-    return data  # type: ignore[no-any-return]
+    return joined_document(*_trial_parts(document))
 
 
 def text_field(document: Mapping[str, Any], field: str, what: str) -> str:

@@ -47,13 +47,12 @@ from xptrack.adapters.serialization import (
     load_json,
     load_json_values,
     read_trial_isolated,
-    trial_from_document,
-    trial_to_document,
 )
 from xptrack.adapters.trial_columns_codec import (
     columns_or_records,
     trial_columns_from_documents,
 )
+from xptrack.adapters.trial_parts import joined_document, joined_trial, split_trial
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
 from xptrack.domain.errors import ConflictError, CorruptRecord
 from xptrack.domain.labels import LabelChange, TrialLabels
@@ -249,10 +248,11 @@ class RedisExperimentStore(ExperimentStore):
 
     @_redis_call("save a trial")
     def save_trial(self, record: TrialRecord) -> None:
-        document = trial_to_document(record)
-        parameters = dump_json(document.pop("parameters"))
-        history = dump_json(document)
         trial_id = record.trial_id
+        encoded, rest = split_trial(record)
+        parameters = dump_json(encoded)
+        # The id stays in the history text too, where earlier versions of xptrack read it.
+        history = dump_json({"trial_id": trial_id, **rest})
         # One transaction: a reader never sees parameters of one version and history of another.
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.mset(
@@ -295,17 +295,17 @@ class RedisExperimentStore(ExperimentStore):
         # One parse for every trial's history, one for every trial's parameters.
         histories = load_json_values([history for _, _, history, _ in texts])
         parameters = load_json_values([params for _, params, _, _ in texts])
-        for document, params in zip(histories, parameters, strict=True):
-            if not isinstance(document, dict):
-                raise CorruptRecord("a stored trial history is not a JSON object")
-            document["parameters"] = params
+        documents = [
+            joined_document(trial_id, params, history)
+            for (trial_id, *_), params, history in zip(texts, parameters, histories, strict=True)
+        ]
         labels = {
             trial_id: (found.tags, found.note)
             for trial_id, _, _, label in texts
             if label is not None
             for found in (labels_from_json(label),)
         }
-        return trial_columns_from_documents(histories, labels, verbose)
+        return trial_columns_from_documents(documents, labels, verbose)
 
     def _trial_texts(self) -> list[tuple[int, Any, Any, Any]]:
         """(trial id, parameters, history, labels) texts of every saved trial, in id order."""
@@ -509,10 +509,7 @@ def _trial_from_texts(
     if parameters is None or history is None:
         missing = "parameters" if parameters is None else "history"
         raise CorruptRecord(f"trial {trial_id} has no {missing} record beside its other half")
-    document = load_json(history)
-    if not isinstance(document, dict):
-        raise CorruptRecord(f"history of trial {trial_id} is not a JSON object")
-    record = trial_from_document({**document, "parameters": load_json(parameters)})
+    record = joined_trial(trial_id, load_json(parameters), load_json(history))
     return labelled(record, None if labels is None else labels_from_json(labels))
 
 
