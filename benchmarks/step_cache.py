@@ -30,9 +30,9 @@ from typing import Any
 
 import servers  # benchmarks/servers.py: the script's folder is on sys.path
 import xptrack
+from xptrack.application.bootstrap import user_object_codec
 from xptrack.application.step_cache import StepCache
 from xptrack.domain.step_cache import CachedOutput, step_cache_key
-from xptrack.domain.user_objects import dump_user_object
 
 SWEEP_TRIALS = 20
 STEP_SECONDS = 1.0
@@ -97,7 +97,7 @@ def hit_cost(backend: Any, trials: int) -> dict[str, float]:
         run.append(timed(lambda: call.compute(seed=1, cache=False)))
     store = ex.backend.open(ex.id)
     key = step_cache_key("bench", "inputs", "code", 1)
-    store.add_cached_output("bench", key, CachedOutput(1, dump_user_object(2)))
+    store.add_cached_output("bench", key, CachedOutput(1, user_object_codec().dump(2)))
     cache = StepCache(store)
     lookups = [timed(lambda: cache.reuse("bench", key)) for _ in range(trials)]
     calls = [timed(lambda: trivial.func(1)) for _ in range(trials)]

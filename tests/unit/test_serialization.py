@@ -25,14 +25,10 @@ from xptrack.adapters.serialization import (
     trial_from_json,
     trial_to_json,
 )
+from xptrack.application.bootstrap import user_object_codec
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus
-from xptrack.domain.user_objects import (
-    PickledValue,
-    dump_user_object,
-    load_pickled,
-    load_user_object,
-)
+from xptrack.domain.user_objects import PickledValue
 from xptrack.errors import CorruptRecord, SignatureError, UnstorableValue
 
 
@@ -79,7 +75,7 @@ VALUES = [
 
 @pytest.mark.parametrize("value", VALUES, ids=lambda v: type(v).__name__)
 def test_values_round_trip_exactly_through_json_text(value):
-    back = load_pickled(decode_value(load_json(dump_json(encode_value(value)))))
+    back = user_object_codec().load_pickled(decode_value(load_json(dump_json(encode_value(value)))))
     assert back == value and type(back) is type(value)
 
 
@@ -166,18 +162,18 @@ def test_metric_chunks_keep_nan_and_infinities():
 
 
 def test_signed_user_objects(monkeypatch):
-    unsigned = dump_user_object({"w": 1})
+    unsigned = user_object_codec().dump({"w": 1})
     monkeypatch.setenv("XPTRACK_SIGNING_KEY", "k1")
-    signed = dump_user_object({"w": 1})
-    assert load_user_object(signed) == {"w": 1}
+    signed = user_object_codec().dump({"w": 1})
+    assert user_object_codec().load(signed) == {"w": 1}
     with pytest.raises(SignatureError, match="not signed"):
-        load_user_object(unsigned)
+        user_object_codec().load(unsigned)
     tampered = signed[:-2] + bytes([signed[-2] ^ 1]) + signed[-1:]
     with pytest.raises(SignatureError, match="does not match"):
-        load_user_object(tampered)
+        user_object_codec().load(tampered)
     monkeypatch.setenv("XPTRACK_SIGNING_KEY", "another key")
     with pytest.raises(SignatureError):
-        load_user_object(signed)
+        user_object_codec().load(signed)
 
 
 # --- users' pickles are read as placeholders, loaded only on demand -------------------------
@@ -203,8 +199,8 @@ def test_a_stored_pickle_reads_as_a_placeholder_and_only_load_unpickles_it(tmp_p
     assert str(decoded["planted"]).startswith(f"<pickled {Planted.__module__}.Planted, ")
     assert not marker.exists()
     assert encode_value(decoded) == encoded  # copied on without being unpickled
-    assert decoded["model"].load() == Opaque(1)
-    load_pickled(decoded)
+    assert user_object_codec().load(decoded["model"].data) == Opaque(1)
+    user_object_codec().load_pickled(decoded)
     assert marker.exists()
 
 
@@ -218,7 +214,7 @@ def test_a_pickle_stored_without_its_type_names_the_class_its_opcodes_name(value
     placeholder = decode_value(untyped)
 
     assert isinstance(placeholder, PickledValue) and placeholder.type_name.startswith(shown)
-    assert value_equal(placeholder.load(), value)
+    assert value_equal(user_object_codec().load(placeholder.data), value)
 
 
 def value_equal(a, b):

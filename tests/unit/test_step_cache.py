@@ -9,11 +9,11 @@ import time
 import pytest
 
 from xptrack.adapters.memory import MemoryExperimentStore
+from xptrack.application.bootstrap import SIGNING_KEY_ENV, user_object_codec
 from xptrack.application.purity import input_hash
 from xptrack.application.runtime import StepKind, StepSpec
 from xptrack.application.step_cache import InFlight, StepCache, cache_key
 from xptrack.domain.step_cache import CachedOutput, is_cache_key, step_cache_key
-from xptrack.domain.user_objects import SIGNING_KEY_ENV, dump_user_object
 
 KEY = step_cache_key("prep", "inputs", "code", 1)
 
@@ -35,7 +35,9 @@ def test_a_miss_runs_and_stores_then_a_hit_loads_without_running(caplog):
     cache = StepCache(store, InFlight())
     first = cache.reuse_or_run("prep", KEY, 3, prep)
     assert (first.value, first.cached_from, prep.count) == (prep.value, None, 1)
-    assert store.load_cached_output("prep", KEY) == CachedOutput(3, dump_user_object(prep.value))
+    assert store.load_cached_output("prep", KEY) == CachedOutput(
+        3, user_object_codec().dump(prep.value)
+    )
     with caplog.at_level(logging.INFO, logger="xptrack"):
         second = cache.reuse_or_run("prep", KEY, 4, prep)
     assert (second.value, second.cached_from, prep.count) == (prep.value, 3, 1)

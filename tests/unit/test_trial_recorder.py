@@ -6,9 +6,9 @@ import pytest
 
 from xptrack import TrialRecorder
 from xptrack.adapters.memory import MemoryBackend
+from xptrack.application.bootstrap import user_object_codec
 from xptrack.domain.code import CodeContext
 from xptrack.domain.trial import TrialStatus
-from xptrack.domain.user_objects import load_user_object
 
 
 def test_a_service_records_a_trial_with_metrics_persisted_output_and_result(probe):
@@ -25,7 +25,7 @@ def test_a_service_records_a_trial_with_metrics_persisted_output_and_result(prob
     assert record.status is TrialStatus.FINISHED and record.result == 0.93 and record.seed == 3
     assert record.parameters == {"lr": 0.1, "layers": [64, 64]}
     assert store.load_metric(1, "loss").values == [1.0, 0.5, 1 / 3]
-    assert load_user_object(store.load_persisted("model", 1)) == {"weights": [1, 2]}
+    assert user_object_codec().load(store.load_persisted("model", 1)) == {"weights": [1, 2]}
     assert store.load_code(1) == "def fit(): ...\n"
     assert store.load_environment(1) == probe.snapshot
 

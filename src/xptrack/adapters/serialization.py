@@ -3,8 +3,9 @@
 Tracker-owned records (trials, metrics, step hashes, code, environment) become
 JSON-compatible data that cannot run code when read. Only a user's own objects
 (persisted step outputs, parameter values or results with no JSON form) are
-pickled, and with ``XPTRACK_SIGNING_KEY`` set those pickles are HMAC-signed and
-refused when unsigned or tampered with.
+pickled, by the user-object codec the application is given (which signs them when a key
+is set): :func:`seal_user_objects` turns such an object into its :class:`PickledValue`
+before the record is written. An object left in a record is pickled unsigned.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from xptrack.adapters.pickles import pickle_object, pickled_type_name
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import CorruptRecord, SignatureError, StoreError, UnstorableValue
 from xptrack.domain.labels import TrialLabels
@@ -33,7 +35,7 @@ from xptrack.domain.trial import (
     describe_error,
     qualified_type_name,
 )
-from xptrack.domain.user_objects import PickledValue, dump_user_object, pickled_type_name
+from xptrack.domain.user_objects import PickledValue
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +74,28 @@ def encode_value(value: Any) -> Any:
         return encoder(value)
     if kind.__module__ == "numpy" and _is_plain_numpy_number(value):
         return {TAG: "numpy", "dtype": value.dtype.str, "v": encode_value(value.item())}
-    return _encode_pickle(qualified_type_name(value), dump_user_object(value))
+    return _encode_pickle(qualified_type_name(value), pickle_object(value))
+
+
+def seal_user_objects(value: Any, dump: Callable[[Any], bytes]) -> Any:
+    """``value`` with every object :func:`encode_value` would pickle (at any depth of lists,
+    tuples and dicts) replaced by its :class:`PickledValue`, made with ``dump``."""
+    kind = type(value)
+    if kind is list:
+        return [seal_user_objects(item, dump) for item in value]
+    if kind is tuple:
+        return tuple(seal_user_objects(item, dump) for item in value)
+    if kind is dict:
+        return {seal_user_objects(k, dump): seal_user_objects(v, dump) for k, v in value.items()}
+    if value is None or kind in _PLAIN or kind in _SPECIAL_ENCODERS:
+        return value
+    if kind.__module__ == "numpy" and _is_plain_numpy_number(value):
+        return value
+    return PickledValue(qualified_type_name(value), dump(value))
+
+
+#: Types :func:`encode_value` keeps without a pickle, besides containers and special ones.
+_PLAIN = frozenset({str, bool, int, float})
 
 
 def _encodable(text: str) -> bool:
@@ -116,7 +139,7 @@ def _encode_pickle(type_name: str, data: bytes) -> dict[str, Any]:
 
 def _decode_pickle(data: dict[str, Any]) -> PickledValue:
     """A placeholder of a stored pickle, never the object: unpickling can run code, and only
-    the calls that hand the one value to the user load it (:func:`load_pickled`)."""
+    the calls that hand the one value to the user load it (``UserObjectCodec.load_pickled``)."""
     payload = base64.b64decode(data["v"], validate=True)
     type_name = data.get("type")
     if type_name is None:  # written before types were recorded, or planted: read the opcodes

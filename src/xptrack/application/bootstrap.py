@@ -9,7 +9,9 @@ goes to the adapter of its package, whose ``from_driver`` says what it names.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import os
 import re
 from pathlib import Path, PurePath
 from typing import Any
@@ -18,8 +20,11 @@ from xptrack.domain.errors import InvalidArgument, InvalidBackend
 from xptrack.domain.redaction import redact_url
 from xptrack.ports.environment import EnvironmentProbe
 from xptrack.ports.repositories import Backend
+from xptrack.ports.user_objects import UserObjectCodec
 
 DEFAULT_ROOT = Path("xptrack_cache")
+#: The environment variable holding the secret users' pickles are signed with.
+SIGNING_KEY_ENV = "XPTRACK_SIGNING_KEY"
 
 #: URI scheme -> "module:Class" of its backend, and what to install when the driver is missing
 #: (:func:`register_backend` adds to it).
@@ -148,3 +153,18 @@ def default_probe(script: Path | None = None) -> EnvironmentProbe:
     from xptrack.adapters.environment import SystemEnvironmentProbe
 
     return SystemEnvironmentProbe(script.parent if script is not None else None)
+
+
+def signing_key() -> bytes | None:
+    """The key users' pickles are signed with: ``XPTRACK_SIGNING_KEY``, read at each use (a
+    key set later applies from then on; a worker process reads its own environment)."""
+    key = os.environ.get(SIGNING_KEY_ENV)
+    return key.encode() if key else None
+
+
+@functools.cache
+def user_object_codec() -> UserObjectCodec:
+    """The codec of users' own objects: pickles, signed with :func:`signing_key`."""
+    from xptrack.adapters.user_object_codec import PickleCodec
+
+    return PickleCodec(signing_key, key_name=SIGNING_KEY_ENV)

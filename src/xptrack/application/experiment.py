@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from xptrack.application import runtime
-from xptrack.application.bootstrap import default_probe, open_backend
+from xptrack.application.bootstrap import default_probe, open_backend, user_object_codec
 from xptrack.application.definition import NO_DEFAULT, Definition
 from xptrack.application.entry import entry_script
 from xptrack.application.logs import ensure_visible_logging
@@ -27,7 +27,6 @@ from xptrack.domain.errors import (
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.names import validate_name, validate_trial_id
 from xptrack.domain.seeding import check_seed
-from xptrack.domain.user_objects import load_pickled, load_user_object
 from xptrack.ports.environment import EnvironmentProbe
 
 if TYPE_CHECKING:
@@ -72,6 +71,7 @@ class Experiment:
         self.seed = check_seed(seed)
         self.backend = open_backend(backend, self.id)
         self._store = self.backend.open(self.id)
+        self._codec = user_object_codec()
         if probe is None and capture_environment:
             probe = default_probe(entry_script())
         self._probe = probe
@@ -81,8 +81,8 @@ class Experiment:
         self._runner = TrialRunner(
             self.id,
             self._definition,
-            TrialRecorder(self._store, probe),
-            StoreHandle(self.backend, self.id, self._store),
+            TrialRecorder(self._store, probe, self._codec),
+            StoreHandle(self.backend, self.id, self._codec, self._store),
             self.seed,
         )
         verb = "Loaded existing" if self._store.last_trial_id() else "Initialized new"
@@ -117,7 +117,7 @@ class Experiment:
         if trial_id is None:
             return dict(self._definition.parameters)
         # The one call that hands these values to the user: users' pickles are loaded here only.
-        parameters: dict[str, Any] = load_pickled(
+        parameters: dict[str, Any] = self._codec.load_pickled(
             dict(self._store.get_trial(self._known_trial(trial_id)).parameters)
         )
         return parameters
@@ -309,7 +309,7 @@ class Experiment:
                 f"no persisted output of step {step_name!r} in trial {tid}; steps decorated "
                 f"with @ex.persist: {persisting or 'none'}"
             ) from None
-        return load_user_object(data)
+        return self._codec.load(data)
 
     def load_metric(self, key: str, trial_id: int | Sequence[int]) -> pd.DataFrame:
         """Metric ``key`` of one or several trials: index ``Epoch``, one column per trial id."""

@@ -31,8 +31,8 @@ from xptrack.domain.errors import StoreError, TrialStateError
 from xptrack.domain.names import validate_name
 from xptrack.domain.seeding import derive_step_seed
 from xptrack.domain.trial import StepRecord, utcnow
-from xptrack.domain.user_objects import dump_user_object
 from xptrack.ports.repositories import Backend, ExperimentStore
+from xptrack.ports.user_objects import UserObjectCodec
 
 logger = logging.getLogger("xptrack.experiment")
 
@@ -41,7 +41,7 @@ logger = logging.getLogger("xptrack.experiment")
 
 
 class StoreHandle:
-    """The store of one experiment, as tasks reach it.
+    """The store of one experiment, as tasks reach it, with the codec of users' objects.
 
     In the process that made it, it holds the experiment's own store. Pickled (to a worker
     process), it becomes a handle on that process's store for the same backend and
@@ -50,10 +50,15 @@ class StoreHandle:
     """
 
     def __init__(
-        self, backend: Backend, experiment_id: str, store: ExperimentStore | None = None
+        self,
+        backend: Backend,
+        experiment_id: str,
+        codec: UserObjectCodec,
+        store: ExperimentStore | None = None,
     ) -> None:
         self.backend = backend
         self.experiment_id = experiment_id
+        self.codec = codec
         self._store = store
 
     @property
@@ -64,7 +69,7 @@ class StoreHandle:
         return self._store
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (StoreHandle, (self.backend, self.experiment_id))
+        return (StoreHandle, (self.backend, self.experiment_id, self.codec))
 
 
 _worker_stores: dict[tuple[Backend, str], ExperimentStore] = {}
@@ -295,7 +300,8 @@ def _reuse_or_call(
     if key is None:
         return _call_step(context, spec, seed, args, kwargs), None
     store = context.store.store
-    outcome = StepCache(store).reuse_or_run(
+    codec = context.store.codec
+    outcome = StepCache(store, codec=codec).reuse_or_run(
         spec.name,
         key,
         context.trial_id,
@@ -303,7 +309,7 @@ def _reuse_or_call(
     )
     if spec.kind is StepKind.PERSIST:
         # The bytes the cache holds are the codec's already: persisted, not pickled again.
-        data = outcome.data if outcome.data is not None else dump_user_object(outcome.value)
+        data = outcome.data if outcome.data is not None else codec.dump(outcome.value)
         store.save_persisted(spec.name, context.trial_id, data)
     return outcome.value, outcome.cached_from
 
@@ -331,7 +337,7 @@ def _call_step(
         _SCOPE.reset(token)
     metrics.flush()
     if persist and spec.kind is StepKind.PERSIST:
-        store.save_persisted(spec.name, context.trial_id, dump_user_object(result))
+        store.save_persisted(spec.name, context.trial_id, context.store.codec.dump(result))
     check_purity(store, spec, args, kwargs, result, seed, inputs)
     return result
 

@@ -23,10 +23,11 @@ from typing import Any
 
 import attrs
 
+from xptrack.application.bootstrap import user_object_codec
 from xptrack.domain.errors import CorruptRecord, SignatureError, UnstorableValue
 from xptrack.domain.step_cache import CachedOutput, step_cache_key
-from xptrack.domain.user_objects import dump_user_object, load_user_object
 from xptrack.ports.repositories import StepCacheRepository
+from xptrack.ports.user_objects import UserObjectCodec
 
 logger = logging.getLogger("xptrack.experiment")
 
@@ -99,20 +100,18 @@ IN_FLIGHT = InFlight()
 
 
 class StepCache:
-    """Reuses or runs cached steps against ``store``, with the user-object codec
-    (``dump``/``load``: pickles, signed when ``XPTRACK_SIGNING_KEY`` is set)."""
+    """Reuses or runs cached steps against ``store``, storing outputs with ``codec`` (default:
+    the composition root's, whose pickles are signed when ``XPTRACK_SIGNING_KEY`` is set)."""
 
     def __init__(
         self,
         store: StepCacheRepository,
         in_flight: InFlight = IN_FLIGHT,
-        dump: Callable[[Any], bytes] = dump_user_object,
-        load: Callable[[bytes], Any] = load_user_object,
+        codec: UserObjectCodec | None = None,
     ) -> None:
         self._store = store
         self._in_flight = in_flight
-        self._dump = dump
-        self._load = load
+        self._codec = codec if codec is not None else user_object_codec()
 
     def reuse_or_run(
         self, step: str, key: str, trial_id: int, run: Callable[[], Any]
@@ -133,7 +132,7 @@ class StepCache:
         if entry is None:
             return None
         try:
-            value = self._load(entry.data)
+            value = self._codec.load(entry.data)
         except (SignatureError, CorruptRecord) as error:
             logger.warning(
                 "step %s: the cached output of trial %d is not used (%s); running the step",
@@ -149,7 +148,7 @@ class StepCache:
         """Offer ``value`` as the output under ``key``; its bytes, or None (with a warning) when
         it cannot be stored: the step's output is still used, only not cached."""
         try:
-            data = self._dump(value)
+            data = self._codec.dump(value)
         except UnstorableValue as error:
             logger.warning("step %s: output not cached: %s", step, error)
             return None

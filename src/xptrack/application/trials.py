@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from xptrack.application.bootstrap import user_object_codec
 from xptrack.application.capture import capturing
 from xptrack.application.changes import ChangeLog
 from xptrack.application.heartbeat import heartbeat_interval
@@ -36,9 +37,9 @@ from xptrack.domain.errors import StoreError, UnstorableValue
 from xptrack.domain.names import validate_name
 from xptrack.domain.seeding import SEED_LIMIT, check_seed
 from xptrack.domain.trial import StepRecord, TrialRecord, TrialStatus, utcnow
-from xptrack.domain.user_objects import dump_user_object
 from xptrack.ports.environment import EnvironmentProbe
 from xptrack.ports.repositories import ExperimentStore
+from xptrack.ports.user_objects import UserObjectCodec
 
 logger = logging.getLogger("xptrack.experiment")
 
@@ -92,15 +93,22 @@ class ActiveTrial:
     def persist(self, step: str, value: Any) -> None:
         """Store ``value`` as the output of ``step`` in this trial."""
         validate_name(step, "step name")
-        self._recorder.store.save_persisted(step, self.trial_id, dump_user_object(value))
+        self._recorder.store.save_persisted(step, self.trial_id, self._recorder.codec.dump(value))
 
 
 class TrialRecorder:
     """Records the trials of one experiment in ``store``."""
 
-    def __init__(self, store: ExperimentStore, probe: EnvironmentProbe | None = None) -> None:
+    def __init__(
+        self,
+        store: ExperimentStore,
+        probe: EnvironmentProbe | None = None,
+        codec: UserObjectCodec | None = None,
+    ) -> None:
         self.store = store
         self.probe = probe
+        #: How users' objects (results, persisted outputs) are stored: the root's by default.
+        self.codec = codec if codec is not None else user_object_codec()
         self._changes = ChangeLog(store)
         self._heartbeats = _Heartbeats(store)
 
@@ -137,7 +145,9 @@ class TrialRecorder:
         # its id stays unused (ids may have gaps, never repeats).
         trial_id = self.store.next_trial_id()
         now = utcnow()
-        record = TrialRecord(trial_id, dict(parameters), now, seed=seed, heartbeat=now)
+        record = TrialRecord(
+            trial_id, self.codec.seal(dict(parameters)), now, seed=seed, heartbeat=now
+        )
         self.store.save_trial(record)
         active = ActiveTrial(self, record, quiet)
         self._heartbeats.add(active)
@@ -197,8 +207,8 @@ class TrialRecorder:
     def _end(
         self, active: ActiveTrial, record: TrialRecord, traces: list[StepTrace], output: str
     ) -> None:
-        steps = _steps(traces)
-        record = record if not steps else attrs.evolve(record, steps=steps)
+        steps = _steps(traces) or record.steps
+        record = attrs.evolve(record, result=self.codec.seal(record.result), steps=steps)
         text = output + "".join(t.output for t in sorted(traces, key=_started))
         with active.lock:
             if text:

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from xptrack.adapters.user_object_codec import PickleCodec
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.trial import qualified_type_name
@@ -51,7 +52,8 @@ def value_difference(expected: Any, actual: Any, path: str = "value") -> str | N
     "value['a']: expected (1,) (tuple), got [1] (list)"
     """
     if isinstance(actual, PickledValue) and not isinstance(expected, PickledValue):
-        actual = actual.load()  # stores give users' pickles back unloaded: compare the object
+        # Stores give users' pickles back unloaded: compare the object.
+        actual = PickleCodec().load(actual.data)
     if type(expected) is not type(actual):
         return _mismatch(path, expected, actual)
     for kinds, compare in _COMPARISONS:

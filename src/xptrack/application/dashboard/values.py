@@ -11,8 +11,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from xptrack.application.bootstrap import user_object_codec
 from xptrack.domain.trial import TrialRecord
-from xptrack.domain.user_objects import PickledValue, pickled_type_name
 
 
 def jsonable(value: Any) -> Any:
@@ -61,4 +61,4 @@ def trial_summary(record: TrialRecord) -> dict[str, Any]:
 
 def describe_pickle(data: bytes) -> str:
     """``<pickled TYPE, N bytes>`` for a stored user object, read without unpickling it."""
-    return repr(PickledValue(pickled_type_name(data), data))
+    return repr(user_object_codec().placeholder(data))
