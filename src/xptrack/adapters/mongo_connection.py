@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -28,7 +25,9 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
+from xptrack.adapters.error_translation import ErrorTranslation
 from xptrack.adapters.mongo_documents import Document
+from xptrack.adapters.process_local import PerProcess
 from xptrack.domain.errors import InvalidBackend, StoreError, StoreUnavailable, UnstorableValue
 from xptrack.domain.redaction import password_of, redact_url, scrub, unencoded_password
 
@@ -163,18 +162,7 @@ def _client_address(
 
 # --- one client per process and URI ----------------------------------------------------------
 
-_clients: dict[str, MongoClient[Document]] = {}
-_clients_pid = os.getpid()
-_clients_lock = threading.Lock()
-
-
-def _after_fork_in_child() -> None:
-    # A lock held by another thread at fork time would stay locked for ever in the child.
-    global _clients_lock
-    _clients_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+_clients: PerProcess[str, MongoClient[Document]] = PerProcess()
 
 
 def _client_options(uri: str) -> dict[str, Any]:
@@ -188,16 +176,12 @@ def shared_client(uri: str) -> MongoClient[Document]:
     A forked child never uses its parent's client (its sockets are shared with the
     parent): a process id change starts a fresh set of clients.
     """
-    global _clients_pid
-    with _clients_lock:
-        if _clients_pid != os.getpid():
-            _clients.clear()
-            _clients_pid = os.getpid()
-        client = _clients.get(uri)
-        if client is None:
-            logger.debug("Connecting to MongoDB at %s", redact_url(uri, SECRET_OPTIONS))
-            client = _clients[uri] = MongoClient(uri, **_client_options(uri))
-        return client
+    return _clients.get(uri, lambda: _connect(uri))
+
+
+def _connect(uri: str) -> MongoClient[Document]:
+    logger.debug("Connecting to MongoDB at %s", redact_url(uri, SECRET_OPTIONS))
+    return MongoClient(uri, **_client_options(uri))
 
 
 # --- writes a retry may repeat ----------------------------------------------------------------
@@ -248,34 +232,31 @@ def ping(database: Database[Document]) -> None:
 # --- errors ------------------------------------------------------------------------------------
 
 
-class ErrorTranslator:
-    """Turns driver errors into xptrack's, naming the redacted URI and never the password."""
+class ErrorTranslator(ErrorTranslation):
+    """Turns driver errors into xptrack's, naming the redacted URI and never the password;
+    while the server has lately not answered, operations wait :data:`QUICK_TIMEOUT_S` at most,
+    so that a trial facing a silent server fails within one budget, not one per call."""
+
+    driver_errors = DRIVER_ERRORS
 
     def __init__(self, uri: str) -> None:
+        super().__init__(SILENT_WINDOW_S)
         self.uri = uri
         self.location = redact_url(uri, SECRET_OPTIONS)
-        #: Until when (monotonic clock) calls get the quick budget: the server timed out lately.
-        self._silent_until = 0.0
 
-    @contextlib.contextmanager
-    def translating(self, action: str) -> Iterator[None]:
-        """Run one store call: driver errors translated; while the server has lately not
-        answered, its operations wait :data:`QUICK_TIMEOUT_S` at most, so that a trial facing
-        a silent server fails within one budget, not one per call."""
-        quick = time.monotonic() < self._silent_until
-        try:
-            with pymongo.timeout(QUICK_TIMEOUT_S) if quick else contextlib.nullcontext():
-                yield
-        except DRIVER_ERRORS as error:
-            if isinstance(error, PyMongoError) and error.timeout:
-                self._silent_until = time.monotonic() + SILENT_WINDOW_S
-            if quick:
-                action = f"{action}, within {QUICK_TIMEOUT_S:g} s as it had not answered lately"
-            raise self.translate(error, action) from error
-        else:
-            self._silent_until = 0.0
+    def budget(self, quick: bool) -> contextlib.AbstractContextManager[Any]:
+        return pymongo.timeout(QUICK_TIMEOUT_S) if quick else contextlib.nullcontext()
 
-    def translate(self, error: Exception, action: str) -> StoreError:
+    def is_timeout(self, error: BaseException) -> bool:
+        return isinstance(error, PyMongoError) and error.timeout
+
+    def translated(self, error: BaseException, action: str, quick: bool) -> StoreError:
+        if quick:
+            action = f"{action}, within {QUICK_TIMEOUT_S:g} s as it had not answered lately"
+        return self.translate(error, action)
+
+    def translate(self, error: BaseException, action: str) -> StoreError:
+        """xptrack's error for driver ``error`` raised while doing ``action``."""
         message = _scrub(str(error), self.uri)
         where = f"MongoDB at {self.location}"
         if isinstance(error, (ServerSelectionTimeoutError, ConfigurationError)):

@@ -8,9 +8,6 @@ its client, and each process opens its own on first use.
 from __future__ import annotations
 
 import contextlib
-import os
-import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -21,6 +18,8 @@ from redis.connection import SSLConnection, UnixDomainSocketConnection
 from redis.exceptions import InvalidResponse
 from redis.retry import Retry
 
+from xptrack.adapters.error_translation import ErrorTranslation
+from xptrack.adapters.process_local import PerProcess
 from xptrack.domain.errors import (
     CorruptRecord,
     InvalidBackend,
@@ -101,10 +100,9 @@ class RedisConnection:
             connect=float(settings.get("socket_connect_timeout") or CONNECT_TIMEOUT),
             read=float(settings.get("socket_timeout") or READ_TIMEOUT),
         )
-        self._clients: dict[bool, redis.Redis] = {}  # full budget (False) or quick (True)
-        self._client_pid = 0
-        #: Until when (monotonic clock) calls get the quick budget: the server timed out lately.
-        self._silent_until = 0.0
+        #: This process's clients: the full budget's (False) and the quick one's (True).
+        self._clients: PerProcess[bool, redis.Redis] = PerProcess()
+        self._errors = RedisErrorTranslation(self.location, self.timeouts, settings.get("password"))
 
     @classmethod
     def from_url(cls, url: str) -> RedisConnection:
@@ -141,15 +139,8 @@ class RedisConnection:
         """This process's client (created on first use, and again in a forked child). While
         the server has lately not answered, one that waits :data:`QUICK_TIMEOUT` at most, so
         that a trial facing a silent server fails within one budget, not one per call."""
-        quick = time.monotonic() < self._silent_until
-        if self._client_pid != os.getpid():
-            self._clients, self._client_pid = {}, os.getpid()
-        client = self._clients.get(quick)
-        if client is None:
-            # No lock: two threads racing here each build a client and one is dropped, which
-            # is harmless; a lock inherited mid-acquire by a forked child would deadlock.
-            client = self._clients[quick] = self._new_client(quick)
-        return client
+        quick = self._errors.window.open
+        return self._clients.get(quick, lambda: self._new_client(quick))
 
     def _new_client(self, quick: bool) -> redis.Redis:
         timeouts = self.timeouts
@@ -160,11 +151,9 @@ class RedisConnection:
 
     def close(self) -> None:
         """Close this process's connections (they are reopened on next use)."""
-        clients, self._clients = self._clients, {}
-        if self._client_pid == os.getpid():
-            for client in clients.values():
-                client.close()
-                client.connection_pool.disconnect()
+        for client in self._clients.drain():
+            client.close()
+            client.connection_pool.disconnect()
 
     def probe(self) -> None:
         """PING the server; StoreUnavailable within 5 s when it cannot be used."""
@@ -189,54 +178,9 @@ class RedisConnection:
         )
         return redis.Redis(connection_pool=pool)
 
-    @contextlib.contextmanager
-    def translating(self, what: str) -> Iterator[None]:
+    def translating(self, what: str) -> contextlib.AbstractContextManager[None]:
         """Turn a Redis driver error raised while doing ``what`` into xptrack's error."""
-        quick = time.monotonic() < self._silent_until
-        try:
-            yield
-        except redis.TimeoutError as error:
-            self._silent_until = time.monotonic() + SILENT_WINDOW
-            raise self._timed_out(what, error, quick) from error
-        except redis.AuthenticationError as error:
-            raise StoreUnavailable(
-                f"Redis at {self.location} refused the connection ({what}): "
-                f"{self._scrub(error).rstrip('.')}; check the user name and password in the URI"
-            ) from error
-        except (redis.ConnectionError, InvalidResponse) as error:
-            # InvalidResponse: whatever answered does not speak Redis (a proxy, another service).
-            raise StoreUnavailable(
-                f"cannot reach Redis at {self.location} ({what}): {self._scrub(error)}"
-            ) from error
-        except redis.ResponseError as error:
-            raise _response_error(self.location, what, self._scrub(error)) from error
-        except redis.RedisError as error:
-            raise StoreError(
-                f"Redis at {self.location} failed to {what}: {self._scrub(error)}"
-            ) from error
-        except UnicodeEncodeError as error:
-            raise UnstorableValue(f"cannot {what} on Redis: {_unencodable(error)}") from error
-        else:
-            self._silent_until = 0.0
-
-    def _timed_out(self, what: str, error: redis.TimeoutError, quick: bool) -> StoreUnavailable:
-        waits = (
-            f"{QUICK_TIMEOUT:g} s, as it had not answered lately"
-            if quick
-            else f"{self.timeouts.connect:g} s to connect and {self.timeouts.read:g} s to reply"
-        )
-        return StoreUnavailable(
-            f"Redis at {self.location} did not answer ({what}) within {waits}: "
-            f"{self._scrub(error)}; the URI options socket_connect_timeout and socket_timeout "
-            "set these waits"
-        )
-
-    def _scrub(self, error: BaseException) -> str:
-        return scrub(str(error), self._settings.get("password"))
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Connections stay in the process that opened them; the copy opens its own.
-        return {**self.__dict__, "_clients": {}, "_client_pid": 0, "_silent_until": 0.0}
+        return self._errors.translating(what)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RedisConnection) and self._identity() == other._identity()
@@ -246,6 +190,51 @@ class RedisConnection:
 
     def _identity(self) -> tuple[Any, ...]:
         return (self._connection_class, tuple(sorted(self._settings.items())))
+
+
+class RedisErrorTranslation(ErrorTranslation):
+    """Redis driver errors as xptrack's, naming the redacted location, never the password."""
+
+    driver_errors = (redis.RedisError, UnicodeEncodeError)
+
+    def __init__(self, location: str, timeouts: RedisTimeouts, password: str | None) -> None:
+        super().__init__(SILENT_WINDOW)
+        self.location = location
+        self.timeouts = timeouts
+        self._password = password
+
+    def is_timeout(self, error: BaseException) -> bool:
+        return isinstance(error, redis.TimeoutError)
+
+    def translated(self, error: BaseException, action: str, quick: bool) -> StoreError:
+        where, message = f"Redis at {self.location}", scrub(str(error), self._password)
+        if isinstance(error, redis.TimeoutError):
+            return self._timed_out(action, message, quick)
+        if isinstance(error, redis.AuthenticationError):
+            return StoreUnavailable(
+                f"{where} refused the connection ({action}): {message.rstrip('.')}; check the "
+                "user name and password in the URI"
+            )
+        if isinstance(error, redis.ConnectionError | InvalidResponse):
+            # InvalidResponse: whatever answered does not speak Redis (a proxy, another service).
+            return StoreUnavailable(f"cannot reach {where} ({action}): {message}")
+        if isinstance(error, redis.ResponseError):
+            return _response_error(self.location, action, message)
+        if isinstance(error, UnicodeEncodeError):
+            return UnstorableValue(f"cannot {action} on Redis: {_unencodable(error)}")
+        return StoreError(f"{where} failed to {action}: {message}")
+
+    def _timed_out(self, what: str, message: str, quick: bool) -> StoreUnavailable:
+        waits = (
+            f"{QUICK_TIMEOUT:g} s, as it had not answered lately"
+            if quick
+            else f"{self.timeouts.connect:g} s to connect and {self.timeouts.read:g} s to reply"
+        )
+        return StoreUnavailable(
+            f"Redis at {self.location} did not answer ({what}) within {waits}: "
+            f"{message}; the URI options socket_connect_timeout and socket_timeout "
+            "set these waits"
+        )
 
 
 def _unencodable(error: UnicodeEncodeError) -> str:

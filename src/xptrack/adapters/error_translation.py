@@ -1,0 +1,81 @@
+"""Driver errors turned into xptrack's, one store call at a time, with a quiet window.
+
+Every networked store does the same around each call: run it, turn what its driver raises
+into a :class:`~xptrack.errors.StoreError`, and, once the server has failed to answer in
+time, give the calls of the next while a short budget (a trial facing a silent server then
+fails within one budget, not one per call) until one is answered. :class:`ErrorTranslation`
+is that loop; a store's subclass says what its driver raises and what each error means.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from xptrack.domain.errors import StoreError
+
+
+class QuietWindow:
+    """Whether calls get the quick budget: for ``seconds`` after a timeout, until one is
+    answered. A pickled copy starts outside it (the server may be fine by then)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._until = 0.0  # monotonic clock
+
+    @property
+    def open(self) -> bool:
+        """True while calls get the quick budget."""
+        return time.monotonic() < self._until
+
+    def timed_out(self) -> None:
+        """A call timed out: the next ``seconds`` get the quick budget."""
+        self._until = time.monotonic() + self.seconds
+
+    def answered(self) -> None:
+        """A call was answered: the full budget again."""
+        self._until = 0.0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_until": 0.0}
+
+
+class ErrorTranslation(abc.ABC):
+    """Runs store calls with a driver's errors (:attr:`driver_errors`) translated and the
+    quick budget in the :class:`QuietWindow` after a timeout."""
+
+    #: What the driver raises (each is translated by :meth:`translated`).
+    driver_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, quiet_seconds: float) -> None:
+        self.window = QuietWindow(quiet_seconds)
+
+    @contextlib.contextmanager
+    def translating(self, action: str) -> Iterator[None]:
+        """Run one store call doing ``action``: a driver error comes out as xptrack's."""
+        quick = self.window.open
+        try:
+            with self.budget(quick):
+                yield
+        except self.driver_errors as error:
+            if self.is_timeout(error):
+                self.window.timed_out()
+            raise self.translated(error, action, quick) from error
+        else:
+            self.window.answered()
+
+    def budget(self, quick: bool) -> contextlib.AbstractContextManager[Any]:
+        """What bounds the call's waits when ``quick`` (default: nothing; the client does)."""
+        return contextlib.nullcontext()
+
+    @abc.abstractmethod
+    def is_timeout(self, error: BaseException) -> bool:
+        """Whether ``error`` says the server did not answer in time."""
+
+    @abc.abstractmethod
+    def translated(self, error: BaseException, action: str, quick: bool) -> StoreError:
+        """xptrack's error for ``error`` raised while doing ``action`` (``quick``: within the
+        quick budget)."""
