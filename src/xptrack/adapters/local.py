@@ -2,8 +2,8 @@
 
 Layout under the backend's folder (the seed's, with API.md's departures)::
 
-    <id>.db                                   trials, metrics, step hashes, captured output
-                                              (SQLite, WAL mode)
+    <id>.db                                   trials, metrics, step hashes, captured output,
+                                              history fields (SQLite, WAL mode; local_history)
     code/<id>_<trial>.py                      code context of each trial
     persist/<id>_<step>_<trial>.pkl           outputs of @ex.persist steps
     step_cache/<id>/<step>-<key>-<n>.pkl      outputs of cache=True steps (indexed in <id>.db)
@@ -34,6 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from xptrack.adapters import local_history
 from xptrack.adapters.local_durability import (
     cannot_write,
     open_read_only,
@@ -55,8 +56,6 @@ from xptrack.adapters.serialization import (
     trial_to_json,
 )
 from xptrack.adapters.trial_columns_codec import (
-    HISTORY_FIELDS,
-    VERBOSE_FIELDS,
     columns_or_records,
     trial_columns_from_lists,
 )
@@ -195,6 +194,7 @@ class LocalExperimentStore(ExperimentStore):
             connection.execute("PRAGMA wal_autocheckpoint=256")
             connection.execute("PRAGMA journal_size_limit=1048576")
             connection.executescript(_SCHEMA)
+            local_history.install(connection)
         except sqlite3.OperationalError:
             # "database is locked" and friends: busy, not damaged (OperationalError is a
             # DatabaseError, so it must be caught first); or a folder we cannot write.
@@ -359,19 +359,7 @@ class LocalExperimentStore(ExperimentStore):
         return columns_or_records(functools.partial(self._columns, verbose), self.list_trials)
 
     def _columns(self, verbose: bool) -> TrialColumns:
-        # SQLite's JSON functions pick, once per record, the fields a table shows (steps and
-        # tracebacks stay behind), then gather each into a JSON array: one parse on each side.
-        fields = (*HISTORY_FIELDS, *(VERBOSE_FIELDS if verbose else ()))
-        paths = ", ".join(f"'$.{field}'" for field in fields)
-        gathered = ", ".join(f"'{f}', json_group_array(r -> {i})" for i, f in enumerate(fields))
-        text = self._json_query(
-            f"SELECT json_object({gathered}) FROM (SELECT json_extract(record, {paths}) AS r "
-            "FROM trials WHERE record IS NOT NULL ORDER BY trial_id)"
-        )
-        columns = load_json(text)
-        statuses = columns.get("status") if isinstance(columns, dict) else None
-        running = isinstance(statuses, list) and "running" in statuses
-        alive = self._alive_times() if running else {}
+        columns, alive = local_history.stored_fields(self._json_row, verbose)
         labels = {
             trial_id: (found.tags, found.note)
             for trial_id, text in self._query("SELECT trial_id, labels FROM trial_labels")
@@ -379,20 +367,11 @@ class LocalExperimentStore(ExperimentStore):
         }
         return trial_columns_from_lists(columns, alive, labels)
 
-    def _alive_times(self) -> dict[int, Any]:
-        """Trial id -> heartbeat (else start) of every running trial."""
-        text = self._json_query(
-            "SELECT CAST(group_concat(json_array(trial_id, coalesce(json_extract(record, "
-            "'$.heartbeat'), json_extract(record, '$.started'))), ',') AS BLOB) FROM trials "
-            "WHERE record IS NOT NULL AND json_extract(record, '$.status') = 'running'"
-        )
-        return dict(load_json(b"[" + (text or b"") + b"]"))
-
-    def _json_query(self, sql: str) -> Any:
-        """The single value ``sql`` selects; a record that is not JSON is a corrupt record."""
+    def _json_row(self, sql: str) -> Any:
+        """The one row ``sql`` selects; a record that is not JSON is a corrupt record."""
         with self._lock:
             try:
-                return self._connect().execute(sql).fetchone()[0]
+                return self._connect().execute(sql).fetchone()
             except sqlite3.OperationalError as error:
                 if "JSON" in str(error):
                     raise CorruptRecord(f"{self.db_path}: a stored trial is not JSON") from error

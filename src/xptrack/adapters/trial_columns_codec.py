@@ -7,6 +7,7 @@ decodes only the tagged values (most parameters and results are plain JSON alrea
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -90,24 +91,28 @@ def trial_columns_from_lists(
         kinds = _KINDS.get(field)
         if kinds is not None:
             _check(column, kinds, field)
-    if not all(type(trial_id) is int for trial_id in ids):
+    # Checks and lookups mapped over whole columns (in C), not written as loops: a history of
+    # 100,000 trials is read in a fraction of a second.
+    if not _kinds_of(ids) <= {int}:
         raise CorruptRecord("stored trial ids are not all ints")
-    statuses = [STATUS_TEXTS.get(status) for status in columns["status"]]
+    if not _kinds_of(columns["status"]) <= {str}:
+        raise CorruptRecord("stored trial statuses are not all texts")
+    statuses = list(map(STATUS_TEXTS.get, columns["status"]))
     if None in statuses:
         raise CorruptRecord(f"stored trial status is not one of {', '.join(STATUS_TEXTS)}")
-    parameters = columns["parameters"]
-    names = dict.fromkeys(name for row in parameters for name in row)
     labelled = labels or {}
     running = TrialStatus.RUNNING
     return TrialColumns(
         trial_ids=ids,
-        parameters={name: _decoded([row.get(name) for row in parameters]) for name in names},
+        parameters=_parameter_columns(columns["parameters"]),
         statuses=statuses,  # type: ignore[arg-type]
         finished=columns["finished"],
         alive=[
             _alive(alive, trial_id) if status is running else None
             for trial_id, status in zip(ids, statuses, strict=True)
-        ],
+        ]
+        if running in statuses
+        else [None] * len(ids),
         process_times=columns["process_time"],
         results=_decoded(columns["result"]),
         result_types=columns["result_type"],
@@ -123,6 +128,13 @@ def trial_columns_from_lists(
     )
 
 
+def _parameter_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Parameter name -> its column (None where a trial has no such parameter), the names in
+    the order trials first have them."""
+    names = dict.fromkeys(itertools.chain.from_iterable(rows))
+    return {name: _decoded([row.get(name) for row in rows]) for name in names}
+
+
 def _alive(alive: Mapping[int, Any], trial_id: int) -> Any:
     value = alive.get(trial_id)
     if not isinstance(value, str):
@@ -136,14 +148,18 @@ def _trial_id_of(trial_id: Any) -> int:
     return int(trial_id)
 
 
+def _kinds_of(column: list[Any]) -> set[type]:
+    return set(map(type, column))
+
+
 def _check(column: list[Any], kinds: tuple[type, ...], field: str) -> None:
-    if not all(type(value) in kinds for value in column):
+    if not _kinds_of(column) <= set(kinds):
         wrong = next(value for value in column if type(value) not in kinds)
         raise CorruptRecord(f"stored trial {field} {wrong!r:.60} is not in xptrack's format")
 
 
 def _decoded(column: list[Any]) -> list[Any]:
     """Encoded values decoded; plain JSON scalars (most of them) are already what they mean."""
-    if all(type(value) not in (dict, list) for value in column):
+    if _kinds_of(column).isdisjoint((dict, list)):
         return column
     return [decode_value(value) if type(value) in (dict, list) else value for value in column]

@@ -45,10 +45,7 @@ def history_frame(
     seconds = np.array(table.process_times, dtype="float64")
     columns["Process Time"] = pd.to_timedelta(seconds, unit="s")
     statuses = table.effective_statuses(utcnow(), stale_after())  # one reading for every row
-    columns["Description"] = [
-        _UNFINISHED.get(status, description)
-        for status, description in zip(statuses, table.descriptions, strict=True)
-    ]
+    columns["Description"] = _descriptions(statuses, table.descriptions)
     if verbose:
         if table.seeds is None or table.started is None:
             raise InvalidArgument("a verbose history needs trial columns read with verbose=True")
@@ -59,6 +56,16 @@ def history_frame(
         columns["Note"] = table.notes
     index = pd.Index(table.trial_ids, name="Trial ID", dtype="int64")
     return _frame(columns, index)
+
+
+def _descriptions(statuses: list[TrialStatus], descriptions: list[str | None]) -> list[Any]:
+    """Each trial's description, or what it is while it has no end (running, interrupted)."""
+    if _UNFINISHED.keys().isdisjoint(statuses):  # most histories: every trial has ended
+        return descriptions
+    return [
+        _UNFINISHED.get(status, description)
+        for status, description in zip(statuses, descriptions, strict=True)
+    ]
 
 
 def _frame(columns: dict[str, Any], index: pd.Index) -> pd.DataFrame:

@@ -81,6 +81,8 @@ class TrialColumns:
         a running trial whose last sign of life is older than ``stale`` is interrupted."""
         now = now or utcnow()
         statuses = list(self.statuses)
+        if TrialStatus.RUNNING not in statuses:  # most histories: nothing left to look at
+            return statuses
         for index, status in enumerate(statuses):
             running = status is TrialStatus.RUNNING
             if running and now - as_datetime(self.alive[index]) > stale:
