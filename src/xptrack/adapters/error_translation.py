@@ -58,7 +58,10 @@ class ErrorTranslation(abc.ABC):
         """Run one store call doing ``action``: a driver error comes out as xptrack's."""
         quick = self.window.open
         try:
-            with self.budget(quick):
+            if quick:
+                with self.quick_budget():
+                    yield
+            else:
                 yield
         except self.driver_errors as error:
             if self.is_timeout(error):
@@ -67,8 +70,9 @@ class ErrorTranslation(abc.ABC):
         else:
             self.window.answered()
 
-    def budget(self, quick: bool) -> contextlib.AbstractContextManager[Any]:
-        """What bounds the call's waits when ``quick`` (default: nothing; the client does)."""
+    def quick_budget(self) -> contextlib.AbstractContextManager[Any]:
+        """What bounds a call's waits in the quiet window (default: nothing here; the store
+        picks a quick client itself)."""
         return contextlib.nullcontext()
 
     @abc.abstractmethod

@@ -176,7 +176,7 @@ def shared_client(uri: str) -> MongoClient[Document]:
     A forked child never uses its parent's client (its sockets are shared with the
     parent): a process id change starts a fresh set of clients.
     """
-    return _clients.get(uri, lambda: _connect(uri))
+    return _clients.get(uri, _connect)
 
 
 def _connect(uri: str) -> MongoClient[Document]:
@@ -244,8 +244,8 @@ class ErrorTranslator(ErrorTranslation):
         self.uri = uri
         self.location = redact_url(uri, SECRET_OPTIONS)
 
-    def budget(self, quick: bool) -> contextlib.AbstractContextManager[Any]:
-        return pymongo.timeout(QUICK_TIMEOUT_S) if quick else contextlib.nullcontext()
+    def quick_budget(self) -> contextlib.AbstractContextManager[Any]:
+        return pymongo.timeout(QUICK_TIMEOUT_S)
 
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error, PyMongoError) and error.timeout

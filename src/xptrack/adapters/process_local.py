@@ -21,7 +21,7 @@ V = TypeVar("V")
 class PerProcess(Generic[K, V]):
     """Values of this process by key, each made once by the ``make`` of its first use.
 
-    >>> clients = PerProcess[str, list[int]]()
+    >>> clients = PerProcess[str, list[str]]()
     >>> clients.get("a", list) is clients.get("a", list)
     True
     """
@@ -32,8 +32,8 @@ class PerProcess(Generic[K, V]):
         self._lock = threading.Lock()
         _CACHES.add(self)
 
-    def get(self, key: K, make: Callable[[], V]) -> V:
-        """The value of ``key`` made in this process (``make()`` on first use, under a lock:
+    def get(self, key: K, make: Callable[[K], V]) -> V:
+        """The value of ``key`` made in this process (``make(key)`` on first use, under a lock:
         two threads never make two)."""
         value = self._values.get(key)
         if value is not None and self._pid == os.getpid():
@@ -43,7 +43,7 @@ class PerProcess(Generic[K, V]):
                 self._values, self._pid = {}, os.getpid()
             value = self._values.get(key)
             if value is None:
-                value = self._values[key] = make()
+                value = self._values[key] = make(key)
             return value
 
     def drain(self) -> list[V]:

@@ -139,8 +139,7 @@ class RedisConnection:
         """This process's client (created on first use, and again in a forked child). While
         the server has lately not answered, one that waits :data:`QUICK_TIMEOUT` at most, so
         that a trial facing a silent server fails within one budget, not one per call."""
-        quick = self._errors.window.open
-        return self._clients.get(quick, lambda: self._new_client(quick))
+        return self._clients.get(self._errors.window.open, self._new_client)
 
     def _new_client(self, quick: bool) -> redis.Redis:
         timeouts = self.timeouts
