@@ -193,6 +193,17 @@ def test_a_new_commit_is_seen_by_the_next_capture(repo):
 
 
 @needs_git
+def test_a_repository_git_cannot_read_is_recorded_with_the_command_that_failed(repo):
+    (repo / ".git" / "index").write_bytes(b"not an index")  # rev-parse still finds the repository
+
+    state = git_state(SystemEnvironmentProbe(repo, warm_up=False))
+
+    assert set(state) == {"error"}
+    assert state["error"].startswith("RuntimeError: `git status --porcelain=v2")
+    assert f"failed in {repo}" in state["error"]
+
+
+@needs_git
 def test_a_folder_inside_the_repository_describes_the_repository(repo):
     (repo / "src").mkdir()
 

@@ -131,28 +131,31 @@ class GitProbe:
         if git is None:
             self._watched = ()
             return {"repository": None, "reason": "no git executable found on PATH"}
-        if full or not self._repository:
-            reason = self._locate(git)
-            if reason is not None:
-                return {"repository": None, "reason": reason}
-            self._repository["remotes"] = self._remotes(git)
-        return {**self._repository, **self._working_tree(git)}
-
-    def _locate(self, git: str) -> str | None:
-        """Finds the repository; returns why there is none, or ``None`` when found."""
+        if self._repository and not full:
+            return {**self._repository, **self._working_tree(git)}
         self._watched = ()
         self._repository = {}
         if not self._directory.is_dir():
-            return f"directory {self._directory} does not exist"
-        result = _run(
-            git,
-            self._directory,
-            "rev-parse",
-            "--show-toplevel",
-            "--absolute-git-dir",
-            "--git-common-dir",
-            check=False,
-        )
+            return {"repository": None, "reason": f"directory {self._directory} does not exist"}
+        # The three commands need only the directory: started together, their processes'
+        # start-up and waits overlap (a process's first trial waits for this reading).
+        started: list[_Git] = []
+        try:
+            for arguments in (_LOCATE, ("remote", "-v"), _STATUS):
+                started.append(_Git(git, self._directory, *arguments))
+            located, remotes, status = (command.result() for command in started)
+        finally:
+            for command in started:
+                command.stop()
+        reason = self._locate(located)
+        if reason is not None:
+            return {"repository": None, "reason": reason}
+        self._repository["remotes"] = self._remotes(_checked(remotes, self._directory))
+        return {**self._repository, **self._working_tree(git, status)}
+
+    def _locate(self, result: subprocess.CompletedProcess[str]) -> str | None:
+        """Watches the repository ``git rev-parse`` (``result``) found; returns why there is
+        none, or ``None`` when found."""
         if result.returncode != 0:
             message = result.stderr.strip().splitlines()[0] if result.stderr.strip() else ""
             if "not a git repository" in message:
@@ -169,11 +172,12 @@ class GitProbe:
         self._repository = {"repository": toplevel}
         return None
 
-    def _remotes(self, git: str) -> dict[str, str]:
-        """Each remote's fetch URL, redacted as a whole URL: its password may hold any
-        character (``#``, ``/``, ``?``, spaces), which no scan of free text could delimit."""
+    def _remotes(self, listed: subprocess.CompletedProcess[str]) -> dict[str, str]:
+        """Each remote's fetch URL (from ``git remote -v``), redacted as a whole URL: its
+        password may hold any character (``#``, ``/``, ``?``, spaces), which no scan of free
+        text could delimit."""
         remotes: dict[str, str] = {}
-        for line in _run(git, self._directory, "remote", "-v").stdout.splitlines():
+        for line in listed.stdout.splitlines():
             name, _, rest = line.partition("\t")
             url, _, kind = rest.rpartition(" ")
             password = password_of(url)
@@ -183,17 +187,14 @@ class GitProbe:
                 remotes[name] = redact_url(url, hide_token=True)
         return remotes
 
-    def _working_tree(self, git: str) -> dict[str, Any]:
-        status = _run(
-            git,
-            self._directory,
-            "status",
-            "--porcelain=v2",
-            "--branch",
-            "-z",
-            "--no-renames",
-            "--untracked-files=normal",
-        )
+    def _working_tree(
+        self, git: str, status: subprocess.CompletedProcess[str] | None = None
+    ) -> dict[str, Any]:
+        """The working tree's state, from ``git status`` (``status``, else run now)."""
+        if status is None:
+            status = _run(git, self._directory, *_STATUS)
+        else:
+            status = _checked(status, self._directory)
         commit, branch, changed, untracked = _parse_status(status.stdout.split("\0"))
         diff = ""
         if changed and commit is not None:
@@ -244,24 +245,57 @@ def _redacted(value: Any, secrets: Iterable[str] = ()) -> Any:
     return value
 
 
-def _run(
-    git: str, directory: Path, *args: str, check: bool = True
+_LOCATE = ("rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
+_STATUS = ("status", "--porcelain=v2", "--branch", "-z", "--no-renames", "--untracked-files=normal")
+
+
+class _Git:
+    """A git command started in ``directory``; :meth:`result` waits for it as
+    ``subprocess.run`` would (killed after :data:`GIT_TIMEOUT_SECONDS`)."""
+
+    def __init__(self, git: str, directory: Path, *args: str) -> None:
+        # No optional locks: a status must never block, or be blocked by, the user's own git
+        # commands.
+        env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
+        self._process = subprocess.Popen(
+            [git, "-C", str(directory), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=env,
+        )
+
+    def result(self) -> subprocess.CompletedProcess[str]:
+        try:
+            stdout, stderr = self._process.communicate(timeout=GIT_TIMEOUT_SECONDS)
+        except BaseException:
+            self.stop()
+            raise
+        return subprocess.CompletedProcess(
+            self._process.args, self._process.returncode, stdout, stderr
+        )
+
+    def stop(self) -> None:
+        """Kill the command if it still runs, and reap it."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+
+
+def _checked(
+    result: subprocess.CompletedProcess[str], directory: Path
 ) -> subprocess.CompletedProcess[str]:
-    # No optional locks: a status must never block, or be blocked by, the user's own git commands.
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
-    result = subprocess.run(
-        [git, "-C", str(directory), *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        timeout=GIT_TIMEOUT_SECONDS,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    if check and result.returncode != 0:
+    if result.returncode != 0:
+        command = " ".join(result.args[3:])
         raise RuntimeError(
-            f"`git {' '.join(args)}` failed in {directory} (exit {result.returncode}): "
+            f"`git {command}` failed in {directory} (exit {result.returncode}): "
             f"{result.stderr.strip()}"
         )
     return result
+
+
+def _run(git: str, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _checked(_Git(git, directory, *args).result(), directory)
