@@ -290,7 +290,7 @@ class Experiment:
 
         tid = self._known_trial(trial_id)
         try:
-            return trial_info(self._store, tid)
+            return trial_info(self._store, tid, self._codec.load_pickled)
         except NotFoundError:
             raise NotFoundError(
                 f"trial {tid} of experiment {self.id!r} has no record (it never started, or "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -22,13 +22,16 @@ class TrialInfo:
     ``interrupted``); ``error`` the one-line description of a failure and ``traceback``
     its full text; ``output`` what the trial's steps printed and logged; ``steps`` maps
     each step's name to when it ran (a step called more than once in the trial appears
-    as ``name``, ``name#2``, ...).
+    as ``name``, ``name#2``, ...). ``parameters`` and ``result`` hand the user's own objects
+    back: a value stored as a pickle is unpickled (its signature checked when
+    ``XPTRACK_SIGNING_KEY`` is set) only when that attribute is read, never when the
+    ``TrialInfo`` is made, so reading the other fields runs no stored code.
     """
 
     id: int
     status: str
-    parameters: dict[str, Any]
-    result: Any
+    _parameters: dict[str, Any]
+    _result: Any
     seed: int | None
     started: dt.datetime
     finished: dt.datetime | None
@@ -39,19 +42,36 @@ class TrialInfo:
     steps: Mapping[str, StepRecord]
     tags: tuple[str, ...]
     note: str
+    _load: Callable[[Any], Any] = attrs.field(default=lambda value: value, repr=False, eq=False)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The trial's parameters, a pickled one loaded (SignatureError if refused)."""
+        loaded: dict[str, Any] = self._load(dict(self._parameters))
+        return loaded
+
+    @property
+    def result(self) -> Any:
+        """The trial's result, loaded if it was pickled (SignatureError if refused)."""
+        return self._load(self._result)
 
 
-def trial_info(store: ExperimentStore, trial_id: int) -> TrialInfo:
-    """The :class:`TrialInfo` of ``trial_id`` in ``store`` (NotFoundError when none)."""
+def trial_info(
+    store: ExperimentStore, trial_id: int, load_pickled: Callable[[Any], Any] | None = None
+) -> TrialInfo:
+    """The :class:`TrialInfo` of ``trial_id`` in ``store`` (NotFoundError when none);
+    ``load_pickled`` loads a stored pickle when its parameter or result is read."""
     record = store.get_trial(trial_id)
     try:
         output = store.load_output(trial_id)
     except NotFoundError:
         output = ""
-    return info_of(record, output)
+    return info_of(record, output, load_pickled)
 
 
-def info_of(record: TrialRecord, output: str = "") -> TrialInfo:
+def info_of(
+    record: TrialRecord, output: str = "", load_pickled: Callable[[Any], Any] | None = None
+) -> TrialInfo:
     """``record`` (and its captured ``output``) as a :class:`TrialInfo`."""
     status = record.effective_status(stale=stale_after())
     return TrialInfo(
@@ -69,6 +89,7 @@ def info_of(record: TrialRecord, output: str = "") -> TrialInfo:
         steps=_steps_by_name(record.steps),
         tags=record.tags,
         note=record.note,
+        **({} if load_pickled is None else {"load": load_pickled}),
     )
 
 
