@@ -46,6 +46,6 @@ def test_get_trial_unpickles_nothing_until_parameters_or_result_are_read(
     assert (info.status, list(info.steps)) == ("finished", ["fit"])
     assert "PickledValue" in repr(info) or "<pickled" in repr(info)
     with pytest.raises(SignatureError):
-        info.parameters
+        _ = info.parameters
     with pytest.raises(SignatureError):
-        info.result
+        _ = info.result
