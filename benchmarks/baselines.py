@@ -187,9 +187,11 @@ class BareRedisWrites:
 
 
 class BareMongoWrites:
-    """One trial's writes as the MongoDB store makes them: a counter find_one_and_update, an
-    upsert of the running trial, of the code, [of the environment], two step-hash
-    find_one_and_update, an upsert of the finished trial (5 or 6 round trips)."""
+    """One trial's writes as the MongoDB store makes them, no findAndModify: the id counter
+    as a find and a compare-and-set update, an insert of the running trial, of the code
+    document (the digest of a text stored once), [of the environment document (digests)],
+    per step hash a find and an insert (a new input hash each trial: the seed is an input),
+    and a replace of the finished trial (9 or 10 commands)."""
 
     def __init__(self, uri: str, environment: bool) -> None:
         import pymongo
@@ -198,33 +200,44 @@ class BareMongoWrites:
         self.collection = self.client.get_default_database()[f"bench-bare-{uuid.uuid4().hex[:8]}"]
         self.collection.create_index([("category", 1), ("trial_id", 1)])
         self.collection.create_index([("category", 1), ("input_hash", 1)])
-        self.environment = environment_texts() if environment else None
+        texts = {"code": _CODE, **(environment_texts() if environment else {})}
+        digests = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in texts.items()}
+        self.collection.insert_many(  # the texts, stored once (before any trial)
+            [{"_id": f"text-{d}", "category": "text", "text": texts[n]} for n, d in digests.items()]
+        )
+        self.code_digest = digests.pop("code")
+        self.environment = digests if environment else None
+        self.hashes = 0
 
-    def _upsert(self, category: str, trial_id: int, fields: dict[str, Any]) -> None:
-        key = {"category": category, "trial_id": trial_id}
-        self.collection.replace_one(key, {**key, "experiment_id": "bare", **fields}, upsert=True)
+    def _document(self, category: str, trial_id: int, **fields: Any) -> dict[str, Any]:
+        return {"experiment_id": "bare", "category": category, "trial_id": trial_id, **fields}
+
+    def _next_id(self) -> int:
+        counter = self.collection.find_one({"category": "trial_id"})
+        if counter is None:
+            self.collection.insert_one({"category": "trial_id", "trial_id": 1})
+            return 1
+        value = counter["trial_id"]
+        self.collection.update_one(
+            {"category": "trial_id", "trial_id": value}, {"$set": {"trial_id": value + 1}}
+        )
+        return int(value) + 1
 
     def trial(self) -> None:
-        from pymongo import ReturnDocument
-
-        counter = self.collection.find_one_and_update(
-            {"category": "trial_id"},
-            {"$inc": {"trial_id": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        trial_id = counter["trial_id"]
-        self._upsert("trial", trial_id, {"history": _RUNNING})
-        self._upsert("code", trial_id, {"code": _CODE})
+        trial_id = self._next_id()
+        self.collection.insert_one(self._document("trial", trial_id, history=_RUNNING))
+        self.collection.insert_one(self._document("code", trial_id, code_digest=self.code_digest))
         if self.environment is not None:
-            self._upsert("environment", trial_id, dict(self.environment))
-        for step in ("prepare", "score"):
-            self.collection.find_one_and_update(
-                {"category": "step_hash", "input_hash": f"{step}-{_HASH}"},
-                {"$set": {"output_hash": _HASH}},
-                upsert=True,
+            self.collection.insert_one(
+                self._document("environment", trial_id, digests=self.environment)
             )
-        self._upsert("trial", trial_id, {"history": _FINISHED})
+        for step in ("prepare", "score"):
+            self.hashes += 1
+            key = {"category": "step_hash", "input_hash": f"{step}-{self.hashes:032x}"}
+            if self.collection.find_one(key) is None:
+                self.collection.insert_one({**key, "experiment_id": "bare", "output_hash": _HASH})
+        finished = self._document("trial", trial_id, history=_FINISHED)
+        self.collection.replace_one({"category": "trial", "trial_id": trial_id}, finished)
 
     def close(self) -> None:
         self.collection.drop()

@@ -198,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         help="some of W1,W2,W3,W4,W6,W8,W9 (W7 comes with W6)",
     )
     parser.add_argument("--quick", action="store_true", help="scaled down, for a quick look")
+    parser.add_argument(
+        "--mongo-w6-trials",
+        type=int,
+        metavar="N",
+        help="grow Mongo's W6 experiment to N trials (2000: trials 1-100 vs 1,901-2,000); "
+        "default 1,100 (quick: 120)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument(
         "--no-save", action="store_true", help="do not write benchmarks/results/<timestamp>.json"
@@ -206,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     kinds = [k.strip() for k in args.backends.split(",") if k.strip()]
     chosen = {w.strip().upper() for w in args.workloads.split(",")} | set()
     plan = PLANS["quick" if args.quick else "full"]
+    if args.mongo_w6_trials is not None:
+        plan = {**plan, "w6_trials": {**plan["w6_trials"], "mongo": args.mongo_w6_trials}}
 
     counting.install()  # before any client exists: W1 counts commands and round trips
     log = LogCounter()
