@@ -31,6 +31,13 @@ READS: list[tuple[dict[str, Any], list[tuple[str, int]] | None]] = [
     ({"category": "persist", "step": "prep", "trial_id": 2}, None),
     ({"category": "step_cache", "step": "prep", "cache_key": "k"}, None),
 ]
+#: The filters of the store's updates and deletes (explained as finds: the test server plans
+#: them alike, and explains a write command without its filter).
+WRITES: list[dict[str, Any]] = [
+    {"category": "trial_id", "trial_id": 3},
+    {"category": "trial", "trial_id": 2},
+    {"category": "step_hash", "input_hash": "prep-h1", "output_hash": "out"},
+]
 
 
 def plan_stages(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,7 +65,11 @@ def collection(mongo_url):
     client.close()
 
 
-@pytest.mark.parametrize(("query", "sort"), READS, ids=[str(q) for q, _ in READS])
+@pytest.mark.parametrize(
+    ("query", "sort"),
+    [*READS, *((query, None) for query in WRITES)],
+    ids=[str(q) for q, _ in READS] + [f"write {q}" for q in WRITES],
+)
 def test_each_read_goes_through_an_index(collection, query, sort):
     cursor = collection.find(query)
     if sort:

@@ -120,6 +120,7 @@ def test_documents_follow_the_seeds_layout(
     step_hash = one("step_hash")
     assert step_hash["input_hash"] == "features-in-hash"
     assert step_hash["output_hash"] == "out-hash"
+    assert step_hash["step"] == "features"
     # Code and environment texts are kept once per content; per-trial documents refer to them.
     texts = {d["digest"]: d["text"] for d in raw.find({"category": "text"})}
     code = one("code")

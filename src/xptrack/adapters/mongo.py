@@ -143,6 +143,7 @@ class MongoExperimentStore(ExperimentStore):
         self._indexed = False
         self._texts = TextStore(collection, experiment_id)
         self._written: set[int] = set()  # trials this store saved: later saves replace
+        self._counters: dict[str, int] = {}  # counter -> the value this store last saw
 
     def create_indexes(self) -> None:
         """Create the collection's indexes (idempotent; driver errors are the caller's)."""
@@ -197,7 +198,10 @@ class MongoExperimentStore(ExperimentStore):
 
     def _increment(self, counter: str, by: int) -> int:
         """Atomically add ``by`` to the counter document ``counter``; its new value."""
-        return increment(self._ready(), self._document({"category": counter}), counter, by)
+        document = self._document({"category": counter})
+        value = increment(self._ready(), document, counter, by, self._counters.get(counter))
+        self._counters[counter] = value
+        return value
 
     def _save_once(self, key: Document, document: Document) -> None:
         """Store a document written once per trial (code, environment, output): an insert."""
@@ -211,7 +215,9 @@ class MongoExperimentStore(ExperimentStore):
 
     @_driver_errors("reading the last trial id")
     def last_trial_id(self) -> int:
-        return int_field(self._collection.find_one({"category": "trial_id"}), "trial_id")
+        last = int_field(self._collection.find_one({"category": "trial_id"}), "trial_id")
+        self._counters["trial_id"] = last
+        return last
 
     @_driver_errors("saving a trial")
     def save_trial(self, record: TrialRecord) -> None:
@@ -484,6 +490,7 @@ class MongoExperimentStore(ExperimentStore):
         self._indexed = False
         self._texts.forget()
         self._written.clear()
+        self._counters.clear()
 
     def close(self) -> None:
         """Nothing to release: connections belong to the process's shared client, which

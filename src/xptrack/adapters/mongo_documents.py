@@ -172,6 +172,13 @@ INDEXES = (
     ),
     # Plain indexes for the lookups that are not by trial alone (texts are found by _id).
     IndexModel([("category", ASCENDING), ("input_hash", ASCENDING)], name="xptrack_hash_lookup"),
+    # The step hash's upsert names the value it expects: the test server reads through an index
+    # only when the query's fields (less the partial filter's) are exactly its leading fields.
+    IndexModel(
+        [("input_hash", ASCENDING), ("output_hash", ASCENDING)],
+        partialFilterExpression={"category": "step_hash"},
+        name="xptrack_step_hash_value",
+    ),
     IndexModel(
         [("category", ASCENDING), ("step", ASCENDING), ("trial_id", ASCENDING)],
         name="xptrack_step_lookup",

@@ -3,8 +3,10 @@
 No write is a ``findAndModify``: MongoDB-wire servers such as SecantusDB run it as a scan of
 the collection (its cost grows with every trial), and a plain insert, update or find through
 an index does the same work here. Atomic read-modify-writes (the id counters, step hashes) are
-compare-and-set loops: read through an index, then update only where the value is still what
-was read; a concurrent writer makes the update match nothing, and the loop reads again.
+compare-and-set: update only where the value is still the one expected; a concurrent writer
+makes the update match nothing, and a loop reads the value again. A counter expects the value
+this process last saw, and a step hash the value it stores (the same hash again, or a new input
+hash): each is one command unless another process got there first.
 
 Code and environment texts are kept once per distinct content (:class:`TextStore`): documents
 of category ``text`` whose ``_id`` is ``text-<SHA-256>`` (found through the ``_id`` index),
@@ -62,24 +64,35 @@ def put(collection: Collection[Document], key: Mapping[str, Any], document: Docu
     raise ConflictError(f"{key.get('category')} record kept changing under concurrent writers")
 
 
-def increment(collection: Collection[Document], counter: Document, field: str, by: int) -> int:
+def increment(
+    collection: Collection[Document], counter: Document, field: str, by: int, last: int | None
+) -> int:
     """Add ``by`` to ``field`` of the counter document ``counter`` (its identity and experiment
-    fields), atomically; the new value. A missing counter starts at 0."""
+    fields), atomically; the new value. A missing counter starts at 0.
+
+    ``last`` is the value this process last saw (None when it saw none): while no other
+    process moved the counter, the compare-and-set from it is the one command.
+    """
     key = {"category": counter["category"]}
-    for attempt in range(_ATTEMPTS):
-        _back_off(attempt)
-        current = collection.find_one(key, {field: True})
-        if current is None:
-            try:
-                collection.insert_one({**counter, field: by})
-            except DuplicateKeyError:
-                continue
-            return by
-        value = int_field(current, field)
+    value, guessed, losses = last, last is not None, 0
+    for _ in range(_ATTEMPTS):
+        if value is None:
+            _back_off(losses)
+            current = collection.find_one(key, {field: True})
+            if current is None:
+                try:
+                    collection.insert_one({**counter, field: by})
+                except DuplicateKeyError:
+                    losses += 1
+                    continue
+                return by
+            value = int_field(current, field)
         if collection.update_one(
             {**key, field: value}, {"$set": {field: value + by}}
         ).matched_count:
             return value + by
+        losses += not guessed  # a value read just now lost: a concurrent writer
+        value, guessed = None, False
     raise ConflictError(f"the {field} counter kept changing under concurrent writers")
 
 
@@ -87,12 +100,29 @@ def swap(
     collection: Collection[Document], key: Mapping[str, Any], value: str, document: Document
 ) -> str | None:
     """Store ``value`` in the ``output_hash`` of the document at ``key`` (``document`` when
-    there is none), atomically; the value stored before (None when new). Storing the value
-    already there writes nothing."""
+    there is none), atomically; the value stored before (None when new).
+
+    One upsert when the value is new or already there (which writes nothing): it matches the
+    document only if it holds ``value``, else inserts ``document``; the unique index refuses
+    that insert when the document holds another value, and a compare-and-set loop takes over.
+    """
+    fresh = {name: v for name, v in document.items() if name not in key and name != "output_hash"}
+    try:
+        done = collection.update_one(
+            {**key, "output_hash": value}, {"$setOnInsert": fresh}, upsert=True
+        )
+    except DuplicateKeyError:
+        return _swap_changed(collection, key, value, document)
+    return None if done.upserted_id is not None else value
+
+
+def _swap_changed(
+    collection: Collection[Document], key: Mapping[str, Any], value: str, document: Document
+) -> str | None:
     for attempt in range(_ATTEMPTS):
         _back_off(attempt)
         current = collection.find_one(dict(key), {"output_hash": True})
-        if current is None:
+        if current is None:  # deleted since: as if new
             try:
                 collection.insert_one(dict(document))
             except DuplicateKeyError:
