@@ -1,6 +1,7 @@
-"""Every read the MongoDB store makes goes through an index (checked with explain() on the test
-server, which does not read through a partial index where a query names fields beyond it), so
-that a trial costs the same at trial 10,000 as at trial 10."""
+"""Every read the MongoDB store makes, and every filter of its writes, goes through an index
+(checked with explain() on the test server, which reads through an index only where a query's
+fields are exactly its leading ones), so that a trial costs the same at trial 10,000 as at 10;
+and an experiment has only the indexes of the version that made it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pymongo
 import pytest
 
 from xptrack.adapters.mongo import MongoBackend
+from xptrack.adapters.mongo_indexes import EARLIER_INDEXES, INDEXES, WRITE_FILTERS
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.trial import TrialRecord, utcnow
 
@@ -49,9 +51,15 @@ def plan_stages(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return stages
 
 
-@pytest.fixture
-def collection(mongo_url):
+@pytest.fixture(params=["this version's", "an earlier version's"])
+def collection(request, mongo_url):
+    """A small experiment, in a collection made by this version or by an earlier one (which had
+    the earlier indexes without the partial ones this version's writes read through)."""
     experiment_id = f"queries{uuid.uuid4().hex[:8]}"
+    client: Any = pymongo.MongoClient(mongo_url)
+    raw = client.get_default_database()[experiment_id]
+    if request.param == "an earlier version's":
+        raw.create_indexes([i for i in EARLIER_INDEXES if i not in WRITE_FILTERS])
     store = MongoBackend(mongo_url).open(experiment_id)
     for _ in range(3):
         trial_id = store.next_trial_id()
@@ -59,8 +67,7 @@ def collection(mongo_url):
         store.save_code(trial_id, "code\n")
         store.save_environment(trial_id, EnvironmentSnapshot({"python": "3.11"}))
         store.swap_step_hash("prep", f"h{trial_id}", "out")
-    client: Any = pymongo.MongoClient(mongo_url)
-    yield client.get_default_database()[experiment_id]
+    yield raw
     store.delete_experiment()
     client.close()
 
@@ -79,3 +86,16 @@ def test_each_read_goes_through_an_index(collection, query, sort):
 
     assert "COLLSCAN" not in [stage.get("stage") for stage in stages], stages
     assert any(stage.get("stage") == "IXSCAN" for stage in stages), stages
+
+
+def names(indexes: Any) -> set[str]:
+    return {index.document["name"] for index in indexes}
+
+
+def test_an_experiment_keeps_the_indexes_of_the_version_that_made_it(request, collection):
+    made_here = request.node.callspec.params["collection"] == "this version's"
+
+    found = set(collection.index_information())
+
+    # Few indexes where this version made the experiment: every index costs every write.
+    assert found == {"_id_"} | names(INDEXES if made_here else EARLIER_INDEXES)

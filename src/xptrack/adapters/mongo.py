@@ -41,7 +41,6 @@ from xptrack.adapters.mongo_connection import (
 )
 from xptrack.adapters.mongo_documents import (
     COLUMN_PROJECTION,
-    INDEXES,
     TRIAL_CATEGORIES,
     Document,
     bytes_field,
@@ -52,6 +51,7 @@ from xptrack.adapters.mongo_documents import (
     trial_fields,
     trial_from_fields,
 )
+from xptrack.adapters.mongo_indexes import indexes_for, is_experiment
 from xptrack.adapters.mongo_writes import TextStore, increment, insert_new, put, swap
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
@@ -147,7 +147,8 @@ class MongoExperimentStore(ExperimentStore):
 
     def create_indexes(self) -> None:
         """Create the collection's indexes (idempotent; driver errors are the caller's)."""
-        self._collection.create_indexes(list(INDEXES))
+        existing = self._collection.index_information()
+        self._collection.create_indexes(list(indexes_for(existing)))
         self._indexed = True
 
     def _ready(self) -> Collection[Document]:
@@ -585,7 +586,7 @@ class MongoBackend(Backend):
             database = self._database()
             names = [n for n in database.list_collection_names() if _is_experiment_id(n)]
             # A collection is an experiment when it has xptrack's indexes (open() makes them).
-            return sorted(n for n in names if "xptrack_lookup" in database[n].index_information())
+            return sorted(n for n in names if is_experiment(database[n].index_information()))
         except DRIVER_ERRORS as error:
             raise self._errors.translate(error, "listing experiments") from error
 

@@ -1,6 +1,6 @@
 """The documents of the MongoDB store: records as BSON-safe fields and back, refusing
-anything xptrack did not write; the update pipelines that remember what they replace;
-and the indexes of an experiment's collection.
+anything xptrack did not write; and the update pipelines that remember what they replace
+(the indexes are in :mod:`~xptrack.adapters.mongo_indexes`).
 
 Only persisted step outputs (a user's own bytes) are BSON binary; every other field
 is the JSON-compatible data of :mod:`xptrack.adapters.serialization`.
@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from bson.int64 import Int64
-from pymongo import ASCENDING, IndexModel
 
 from xptrack.adapters.serialization import TAG
 from xptrack.adapters.trial_columns_codec import HISTORY_FIELDS, VERBOSE_FIELDS
@@ -150,54 +149,3 @@ def set_remembering(fields: Mapping[str, Any], **remember: str) -> list[Document
     copies = {name: f"${field}" for name, field in remember.items()}
     # $literal: a value such as "$x" must be stored as text, not read as a field path.
     return [{"$set": copies}, {"$set": {key: {"$literal": v} for key, v in fields.items()}}]
-
-
-def _unique_index(category: str, *fields: str) -> IndexModel:
-    keys = [("category", ASCENDING), *((field, ASCENDING) for field in fields)]
-    return IndexModel(
-        keys,
-        unique=True,
-        partialFilterExpression={"category": category},
-        name=f"xptrack_{category}",
-    )
-
-
-#: One unique index per category, on the fields that identify a record of it; and plain
-#: indexes for every read, as some MongoDB-wire servers (SecantusDB) do not read through a
-#: partial index (tests/integration/test_mongo_queries.py checks each read with explain()).
-INDEXES = (
-    IndexModel(
-        [(field, ASCENDING) for field in ("category", "trial_id", "metric_key", "seq")],
-        name="xptrack_lookup",
-    ),
-    # Plain indexes for the lookups that are not by trial alone (texts are found by _id).
-    IndexModel([("category", ASCENDING), ("input_hash", ASCENDING)], name="xptrack_hash_lookup"),
-    # The step hash's upsert names the value it expects: the test server reads through an index
-    # only when the query's fields (less the partial filter's) are exactly its leading fields.
-    IndexModel(
-        [("input_hash", ASCENDING), ("output_hash", ASCENDING)],
-        partialFilterExpression={"category": "step_hash"},
-        name="xptrack_step_hash_value",
-    ),
-    IndexModel(
-        [("category", ASCENDING), ("step", ASCENDING), ("trial_id", ASCENDING)],
-        name="xptrack_step_lookup",
-    ),
-    IndexModel(
-        [("category", ASCENDING), ("step", ASCENDING), ("cache_key", ASCENDING)],
-        name="xptrack_cache_lookup",
-    ),
-    _unique_index("trial_id"),
-    _unique_index("metric_seq"),
-    _unique_index("trial", "trial_id"),
-    _unique_index("labels", "trial_id"),
-    _unique_index("code", "trial_id"),
-    _unique_index("environment", "trial_id"),
-    _unique_index("output", "trial_id"),
-    _unique_index("persist", "step", "trial_id"),
-    _unique_index("persist_chunk", "step", "trial_id", "version", "seq"),
-    _unique_index("metric", "trial_id", "metric_key", "seq"),
-    _unique_index("step_hash", "input_hash"),
-    _unique_index("step_cache", "step", "cache_key"),
-    _unique_index("step_cache_chunk", "step", "cache_key", "version", "seq"),
-)

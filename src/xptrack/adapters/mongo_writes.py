@@ -80,8 +80,10 @@ def increment(
             _back_off(losses)
             current = collection.find_one(key, {field: True})
             if current is None:
-                try:
-                    collection.insert_one({**counter, field: by})
+                try:  # its _id makes it the only one (its value may be in the identity)
+                    collection.insert_one(
+                        {"_id": f"counter-{key['category']}", **counter, field: by}
+                    )
                 except DuplicateKeyError:
                     losses += 1
                     continue
