@@ -3,6 +3,7 @@ pymongo's command monitoring on a client of the test's own (benchmarks/ time the
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 from pymongo import monitoring
 
 from xptrack.adapters.mongo import MongoBackend, MongoExperimentStore
+from xptrack.adapters.mongo_indexes import EARLIER_INDEXES, WRITE_FILTERS
+from xptrack.domain.errors import NotFoundError
 from xptrack.domain.trial import TrialRecord, utcnow
 
 pytestmark = pytest.mark.mongo
@@ -95,3 +98,42 @@ def test_a_trial_saved_again_is_one_replace(
         "update"
     ]
     assert counted.get_trial(trial_id).result == 1
+
+
+def test_deleting_a_trial_is_one_command_and_keeps_the_texts_others_share(
+    counted: MongoExperimentStore, commands: Commands
+) -> None:
+    for trial_id in (1, 2):
+        counted.save_trial(TrialRecord(trial_id, {"a": trial_id}, utcnow()))
+        counted.save_code(trial_id, "shared code\n")
+        counted.swap_step_hash("prep", f"in{trial_id}", "out")
+
+    assert commands.during(lambda: counted.delete_trial(1)) == ["delete"]
+    with pytest.raises(NotFoundError):
+        counted.load_code(1)
+    assert counted.load_code(2) == "shared code\n"
+    assert [record.trial_id for record in counted.list_trials()] == [2]
+
+
+def test_listing_experiments_is_two_reads_for_those_this_version_opened(
+    mongo_url: str, commands: Commands
+) -> None:
+    client: pymongo.MongoClient[Any] = pymongo.MongoClient(mongo_url, event_listeners=[commands])
+    with client:
+        database = client[f"listing{uuid.uuid4().hex[:8]}"]  # holding only this test's
+        backend = MongoBackend.from_database(database)
+        for experiment_id in ("one", "two", "three"):
+            backend.open(experiment_id)
+        database["earlier"].create_indexes(  # made by an earlier version: its indexes say so
+            [index for index in EARLIER_INDEXES if index not in WRITE_FILTERS]
+        )
+        database["foreign"].insert_one({"not": "xptrack"})
+        backend.open("three").delete_experiment()
+
+        listed = commands.during(backend.list_experiments)
+        found = backend.list_experiments()
+        client.drop_database(database.name)
+
+    assert found == ["earlier", "one", "two"]
+    # The collections and the catalog; the indexes of those not in it (earlier, foreign).
+    assert listed == ["listCollections", "find", "listIndexes", "listIndexes"]

@@ -12,6 +12,7 @@ import pymongo
 import pytest
 
 from xptrack.adapters.mongo import MongoBackend
+from xptrack.adapters.mongo_documents import TRIAL_CATEGORIES
 from xptrack.adapters.mongo_indexes import EARLIER_INDEXES, INDEXES, WRITE_FILTERS
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.trial import TrialRecord, utcnow
@@ -39,6 +40,8 @@ WRITES: list[dict[str, Any]] = [
     {"category": "trial_id", "trial_id": 3},
     {"category": "trial", "trial_id": 2},
     {"category": "step_hash", "input_hash": "prep-h1", "output_hash": "out"},
+    {"category": "metric_seq", "metric_seq": 4},
+    *({"category": category, "trial_id": 2} for category in TRIAL_CATEGORIES),  # delete_trial
 ]
 
 

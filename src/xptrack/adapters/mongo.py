@@ -10,8 +10,9 @@ split over several documents, so none comes near MongoDB's 16 MB limit.
 Needs MongoDB 5.0 or later (partial indexes sharing a key pattern, update pipelines);
 it speaks plain pymongo, so MongoDB-wire servers such as SecantusDB work too.
 Only this module and its parts, :mod:`~xptrack.adapters.mongo_connection` (URIs, clients,
-errors) and :mod:`~xptrack.adapters.mongo_documents` (fields, indexes), import ``pymongo``
-and ``bson``.
+errors), :mod:`~xptrack.adapters.mongo_documents` (fields), :mod:`~xptrack.adapters.mongo_indexes`,
+:mod:`~xptrack.adapters.mongo_writes` (the per-trial writes) and
+:mod:`~xptrack.adapters.mongo_outputs` (outputs in pieces), import ``pymongo`` and ``bson``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ import functools
 import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from bson import Binary
-from pymongo import ASCENDING, MongoClient, ReadPreference, ReturnDocument
+from pymongo import ASCENDING, DeleteMany, MongoClient, ReadPreference
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -43,15 +42,14 @@ from xptrack.adapters.mongo_documents import (
     COLUMN_PROJECTION,
     TRIAL_CATEGORIES,
     Document,
-    bytes_field,
     columns_document,
     int_field,
-    set_remembering,
     text_field,
     trial_fields,
     trial_from_fields,
 )
-from xptrack.adapters.mongo_indexes import indexes_for, is_experiment
+from xptrack.adapters.mongo_indexes import CATALOG, indexes_for, is_experiment
+from xptrack.adapters.mongo_outputs import MongoOutputs
 from xptrack.adapters.mongo_writes import TextStore, increment, insert_new, put, swap
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
@@ -80,17 +78,12 @@ from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.step_hash import StepHash
 from xptrack.domain.trial import TrialRecord
 from xptrack.domain.trial_columns import TrialColumns
-from xptrack.ports.not_found import no_metric, no_persisted, no_text, no_trial
+from xptrack.ports.not_found import no_metric, no_text, no_trial
 from xptrack.ports.repositories import Backend, ExperimentStore
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-#: Persisted outputs are cut into pieces of this size, well under the 16 MB limit.
-PERSIST_CHUNK_BYTES = 8 * 1024 * 1024
-_READ_ATTEMPTS = 5
-_AFTER = ReturnDocument.AFTER
-_WRITE_ATTEMPTS = 20
 #: Compare-and-set rounds of change_labels; losers back off a random few milliseconds.
 _LABEL_ATTEMPTS = 200
 
@@ -122,12 +115,6 @@ def _trial_id_of(document: Document) -> int:
     return trial_id if isinstance(trial_id, int) and not isinstance(trial_id, bool) else 0
 
 
-def _pieces(data: bytes) -> list[Binary]:
-    """``data`` cut into pieces of at most :data:`PERSIST_CHUNK_BYTES` (one piece at least)."""
-    size = PERSIST_CHUNK_BYTES
-    return [Binary(data[i : i + size]) for i in range(0, len(data), size)] or [Binary(b"")]
-
-
 # --- the store ---------------------------------------------------------------------------------
 
 
@@ -142,6 +129,7 @@ class MongoExperimentStore(ExperimentStore):
         self._errors = errors
         self._indexed = False
         self._texts = TextStore(collection, experiment_id)
+        self._outputs = MongoOutputs(collection, experiment_id)
         self._written: set[int] = set()  # trials this store saved: later saves replace
         self._counters: dict[str, int] = {}  # counter -> the value this store last saw
 
@@ -159,37 +147,6 @@ class MongoExperimentStore(ExperimentStore):
     def _document(self, key: Mapping[str, Any], **fields: Any) -> Document:
         """A document of this experiment: ``key`` (category and identity) and ``fields``."""
         return {"experiment_id": self._experiment_id, **key, **fields}
-
-    def _change_or_insert(
-        self, change: Callable[[Collection[Document]], Document | None], insert: Document
-    ) -> Document | None:
-        """Apply ``change`` (an atomic find-and-modify returning the document after it), or
-        insert ``insert`` when there is nothing to change; None when it was inserted.
-
-        Not an upsert: racing upserts on a missing document may all insert, and some
-        servers then answer a loser with nothing. Here the unique index lets exactly
-        one insert win, and every loser goes back to changing the winner's document.
-        Changes return the document *after*: what a change replaced is captured by the
-        change itself (see :meth:`swap_step_hash`), as some servers' pre-images are stale.
-        """
-        collection = self._ready()
-        for _ in range(_WRITE_ATTEMPTS):
-            after = change(collection)
-            if after is not None:
-                return after
-            try:
-                collection.insert_one(dict(insert))
-            except DuplicateKeyError:
-                continue
-            return None
-        raise ConflictError(f"{insert['category']} record kept changing under concurrent writers")
-
-    def _put(self, key: Document, document: Document) -> None:
-        """Store ``document`` at ``key``, replacing the one there."""
-        self._change_or_insert(
-            lambda c: c.find_one_and_replace(key, document, {"_id": True}, return_document=_AFTER),
-            document,
-        )
 
     def _find(self, key: Document, missing: NotFoundError) -> Document:
         document = self._collection.find_one(key)
@@ -290,8 +247,16 @@ class MongoExperimentStore(ExperimentStore):
 
     @_driver_errors("deleting a trial")
     def delete_trial(self, trial_id: int) -> None:
-        # Not the counter document: its count is a field named trial_id too.
-        self._collection.delete_many({"category": {"$in": TRIAL_CATEGORIES}, "trial_id": trial_id})
+        # One command, a statement per category, each through the identity index (not the
+        # counter document: its count is a field named trial_id too). The code and
+        # environment texts stay: other trials may share them, and a trial of another
+        # process may be about to refer to one it knows is stored; a text is kept once per
+        # distinct content (a few KB per code version or environment), so they stay until
+        # the experiment is deleted.
+        self._collection.bulk_write(
+            [DeleteMany({"category": c, "trial_id": trial_id}) for c in TRIAL_CATEGORIES],
+            ordered=False,
+        )
 
     # metrics
 
@@ -333,25 +298,7 @@ class MongoExperimentStore(ExperimentStore):
 
     @_driver_errors("saving a persisted output")
     def save_persisted(self, step: str, trial_id: int, data: bytes) -> None:
-        # Pieces after the first go in first, under a fresh version; replacing the head
-        # document then publishes them all at once, and the replaced version is removed.
-        pieces, version = _pieces(data), uuid.uuid4().hex
-        key = {"category": "persist", "step": step, "trial_id": trial_id}
-        if len(pieces) > 1:
-            chunk_key = {**key, "category": "persist_chunk", "version": version}
-            insert_once(
-                self._ready(),
-                [self._document(chunk_key, seq=i, data=p) for i, p in enumerate(pieces[1:], 1)],
-            )
-        head = self._document(key, version=version, chunks=len(pieces), data=pieces[0])
-        update = set_remembering(head, replaced_version="version", replaced_chunks="chunks")
-        projection = {"replaced_version": True, "replaced_chunks": True}
-        after = self._change_or_insert(
-            lambda c: c.find_one_and_update(key, update, projection, return_document=_AFTER), head
-        )
-        if after is not None and int_field(after, "replaced_chunks") > 1:
-            replaced = {**key, "category": "persist_chunk", "version": after["replaced_version"]}
-            self._collection.delete_many(replaced)
+        self._outputs.save_persisted(self._ready(), step, trial_id, data)
 
     @_driver_errors("listing persisted outputs")
     def list_persisted(self, trial_id: int) -> list[str]:
@@ -362,71 +309,17 @@ class MongoExperimentStore(ExperimentStore):
 
     @_driver_errors("loading a persisted output")
     def load_persisted(self, step: str, trial_id: int) -> bytes:
-        key = {"category": "persist", "step": step, "trial_id": trial_id}
-        missing = no_persisted(step, trial_id)
-        for _ in range(_READ_ATTEMPTS):
-            head = self._find(key, missing)
-            data = self._joined(head, ("step", "trial_id", "version"), "persisted output")
-            if data is not None:
-                return data
-        raise CorruptRecord(f"persisted output of step {step!r} in trial {trial_id} is incomplete")
-
-    def _joined(self, head: Document, identity: tuple[str, ...], what: str) -> bytes | None:
-        """The bytes ``head`` and its pieces (``<category>_chunk`` documents sharing the head's
-        ``identity`` fields) hold; None when a concurrent save replaced the pieces."""
-        what, chunks = f"{what} of step {head.get('step')!r}", int_field(head, "chunks")
-        pieces = [bytes_field(head, what)]
-        if chunks > 1:
-            category = f"{head.get('category')}_chunk"
-            query = {"category": category, **{f: head.get(f) for f in identity}}
-            rest = list(self._collection.find(query, {"seq": True, "data": True}).sort("seq"))
-            if [document.get("seq") for document in rest] != list(range(1, chunks)):
-                return None
-            pieces.extend(bytes_field(document, what) for document in rest)
-        return b"".join(pieces)
+        return self._outputs.load_persisted(step, trial_id)
 
     # the step cache
 
     @_driver_errors("adding a cached step output")
     def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
-        # Pieces first, under a version of this writer's own; the head document publishes
-        # them, and the unique index lets one head in. Heads are never replaced.
-        pieces, version = _pieces(output.data), uuid.uuid4().hex
-        head_key = {"category": "step_cache", "step": step, "cache_key": key}
-        chunk_key = {
-            **head_key,
-            "category": "step_cache_chunk",
-            "version": version,
-            "trial_id": output.trial_id,
-        }
-        if len(pieces) > 1:
-            insert_once(
-                self._ready(),
-                [self._document(chunk_key, seq=i, data=p) for i, p in enumerate(pieces[1:], 1)],
-            )
-        head = self._document(
-            head_key, trial_id=output.trial_id, version=version, chunks=len(pieces), data=pieces[0]
-        )
-        try:
-            self._ready().insert_one(head)
-        except DuplicateKeyError:
-            kept = self._collection.find_one(head_key, {"version": True})
-            if kept is not None and kept.get("version") == version:
-                return True  # our own insert, sent again after a timeout: it was stored
-            if len(pieces) > 1:
-                self._collection.delete_many(chunk_key)
-            return False
-        return True
+        return self._outputs.add_cached_output(self._ready(), step, key, output)
 
     @_driver_errors("loading a cached step output")
     def load_cached_output(self, step: str, key: str) -> CachedOutput | None:
-        head = self._collection.find_one({"category": "step_cache", "step": step, "cache_key": key})
-        if head is None:
-            return None
-        data = self._joined(head, ("step", "cache_key", "version"), "cached output")
-        if data is None:
-            raise CorruptRecord(f"cached output of step {step!r} is missing some of its pieces")
-        return CachedOutput(int_field(head, "trial_id"), data)
+        return self._outputs.load_cached_output(step, key)
 
     # step hashes, code, environment
 
@@ -488,6 +381,7 @@ class MongoExperimentStore(ExperimentStore):
     @_driver_errors("deleting the experiment")
     def delete_experiment(self) -> None:
         self._collection.drop()
+        self._collection.database[CATALOG].delete_one({"_id": self._experiment_id})
         self._indexed = False
         self._texts.forget()
         self._written.clear()
@@ -577,6 +471,10 @@ class MongoBackend(Backend):
             ping(database)  # an unreachable server is reported within seconds
             store = MongoExperimentStore(database[experiment_id], experiment_id, self._errors)
             store.create_indexes()
+            catalog = database[CATALOG]
+            catalog.update_one(
+                {"_id": experiment_id}, {"$setOnInsert": {"id": experiment_id}}, upsert=True
+            )
         except DRIVER_ERRORS as error:
             raise self._errors.translate(error, f"opening experiment {experiment_id!r}") from error
         return store
@@ -584,15 +482,20 @@ class MongoBackend(Backend):
     def list_experiments(self) -> list[str]:
         try:
             database = self._database()
-            names = [n for n in database.list_collection_names() if _is_experiment_id(n)]
-            # A collection is an experiment when it has xptrack's indexes (open() makes them).
-            return sorted(n for n in names if is_experiment(database[n].index_information()))
+            names = {n for n in database.list_collection_names() if _is_experiment_id(n)}
+            opened = {d["_id"] for d in database[CATALOG].find({}, {"_id": True})} & names
+            # Experiments made by earlier versions are not in the catalog: they are the
+            # collections with xptrack's indexes (open() makes them).
+            found = {n for n in names - opened if is_experiment(database[n].index_information())}
+            return sorted(opened | found)
         except DRIVER_ERRORS as error:
             raise self._errors.translate(error, "listing experiments") from error
 
     def delete_experiment(self, experiment_id: str) -> None:
         try:
-            self._database()[experiment_id].drop()
+            database = self._database()
+            database[experiment_id].drop()
+            database[CATALOG].delete_one({"_id": experiment_id})
         except DRIVER_ERRORS as error:
             raise self._errors.translate(error, f"deleting {experiment_id!r}") from error
 

@@ -32,6 +32,9 @@ IDENTITY = ("category", "trial_id", "metric_key", "seq", "version", "input_hash"
 EARLIER_MARK = "xptrack_lookup"
 #: The index this version's experiments are recognised by.
 MARK = "xptrack_identity"
+#: The collection naming each experiment opened since this version (``_id``: its id), so that
+#: listing them is one read; not a valid experiment id (those start with a letter or digit).
+CATALOG = "_xptrack_experiments"
 
 
 def _keys(*fields: str) -> list[tuple[str, int]]:
