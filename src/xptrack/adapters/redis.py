@@ -34,6 +34,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import redis
 
 from xptrack.adapters.redis_connection import RedisConnection
+from xptrack.adapters.redis_keys import ExperimentKeys
 from xptrack.adapters.redis_scripts import append_once, new_batch_marker
 from xptrack.adapters.serialization import (
     cached_output_from_bytes,
@@ -157,68 +158,13 @@ def _redis_call(
     return decorate
 
 
-class _Keys:
-    """The key names of one experiment: the seed's layout plus the index keys."""
-
-    def __init__(self, experiment_id: str) -> None:
-        self.prefix = f"{experiment_id}:"
-        self.trial_id = f"{experiment_id}:trial_id"
-        self.trials = f"{experiment_id}:trials"
-
-    def parameter(self, trial_id: int) -> str:
-        return f"{self.prefix}parameter:{trial_id}"
-
-    def history(self, trial_id: int) -> str:
-        return f"{self.prefix}history:{trial_id}"
-
-    def labels(self, trial_id: int) -> str:
-        return f"{self.prefix}labels:{trial_id}"
-
-    def persisted(self, trial_id: int) -> str:
-        return f"{self.prefix}persisted:{trial_id}"
-
-    def persist(self, step: str, trial_id: int) -> str:
-        return f"{self.prefix}persist:{step}:{trial_id}"
-
-    def metric(self, key: str, trial_id: int) -> str:
-        return f"{self.prefix}metric:{key}:{trial_id}"
-
-    def metric_keys(self, trial_id: int) -> str:
-        return f"{self.prefix}metric_keys:{trial_id}"
-
-    def step_hash(self, step_hash: StepHash) -> str:
-        return f"{self.prefix}step_hash:{step_hash.key}"
-
-    def step_cache(self, step: str, key: str) -> str:
-        return f"{self.prefix}step_cache:{step}:{key}"
-
-    def step_cache_of(self, trial_id: int) -> str:
-        return f"{self.prefix}step_cache_of:{trial_id}"
-
-    def code(self, trial_id: int) -> str:
-        return f"{self.prefix}code:{trial_id}"
-
-    def output(self, trial_id: int) -> str:
-        return f"{self.prefix}output:{trial_id}"
-
-    def category(self, category: str, trial_id: int) -> str:
-        return f"{self.prefix}{category}:{trial_id}"
-
-    def environment(self, trial_id: int) -> str:
-        return f"{self.prefix}environment:{trial_id}"
-
-    def pattern(self) -> str:
-        """A SCAN pattern matching this experiment's keys and no other's."""
-        return "".join(f"\\{c}" if c in "*?[]\\" else c for c in self.prefix) + "*"
-
-
 class RedisExperimentStore(ExperimentStore):
     """One experiment's records on Redis (see the module docstring for the keys)."""
 
     def __init__(self, backend: RedisBackend, experiment_id: str) -> None:
         self._backend = backend
         self.experiment_id = experiment_id
-        self._keys = _Keys(experiment_id)
+        self._keys = ExperimentKeys(experiment_id)
 
     @property
     def _redis(self) -> redis.Redis:
@@ -248,18 +194,39 @@ class RedisExperimentStore(ExperimentStore):
 
     @_redis_call("save a trial")
     def save_trial(self, record: TrialRecord) -> None:
+        with self._redis.pipeline(transaction=True) as pipe:
+            self._queue_trial(pipe, record)
+            pipe.execute()
+
+    @_redis_call("save a starting trial")
+    def save_trial_start(
+        self,
+        record: TrialRecord,
+        code: str | None = None,
+        environment: EnvironmentSnapshot | None = None,
+    ) -> None:
+        # One transaction, one round trip: a reader sees the trial with its code and
+        # environment, or none of them.
+        with self._redis.pipeline(transaction=True) as pipe:
+            self._queue_trial(pipe, record)
+            if code is not None:
+                pipe.set(self._keys.code(record.trial_id), code)
+            if environment is not None:
+                self._queue_environment(pipe, record.trial_id, environment)
+            pipe.execute()
+
+    def _queue_trial(self, pipe: redis.client.Pipeline, record: TrialRecord) -> None:
         trial_id = record.trial_id
         encoded, rest = split_trial(record)
         parameters = dump_json(encoded)
         # The id stays in the history text too, where earlier versions of xptrack read it.
         history = dump_json({"trial_id": trial_id, **rest})
-        # One transaction: a reader never sees parameters of one version and history of another.
-        with self._redis.pipeline(transaction=True) as pipe:
-            pipe.mset(
-                {self._keys.parameter(trial_id): parameters, self._keys.history(trial_id): history}
-            )
-            pipe.zadd(self._keys.trials, {str(trial_id): trial_id})
-            pipe.execute()
+        # In one transaction: a reader never sees parameters of one version and history of
+        # another.
+        pipe.mset(
+            {self._keys.parameter(trial_id): parameters, self._keys.history(trial_id): history}
+        )
+        pipe.zadd(self._keys.trials, {str(trial_id): trial_id})
 
     @_redis_call("read a trial")
     def get_trial(self, trial_id: int) -> TrialRecord:
@@ -462,17 +429,22 @@ class RedisExperimentStore(ExperimentStore):
 
     @_redis_call("save an environment")
     def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
+        with self._redis.pipeline(transaction=True) as pipe:
+            self._queue_environment(pipe, trial_id, snapshot)
+            pipe.execute()
+
+    def _queue_environment(
+        self, pipe: redis.client.Pipeline, trial_id: int, snapshot: EnvironmentSnapshot
+    ) -> None:
         saved = dict(snapshot.categories)
         stale = [self._keys.category(c, trial_id) for c in CATEGORIES if c not in saved]
-        with self._redis.pipeline(transaction=True) as pipe:
-            if saved:
-                pipe.mset({self._keys.category(c, trial_id): text for c, text in saved.items()})
-            if stale:
-                pipe.delete(*stale)  # replacing a snapshot drops categories it no longer has
-            # The categories in the snapshot's order: that order comes back, and an
-            # environment with no category is still one that was saved.
-            pipe.set(self._keys.environment(trial_id), dump_json(list(saved)))
-            pipe.execute()
+        if saved:
+            pipe.mset({self._keys.category(c, trial_id): text for c, text in saved.items()})
+        if stale:
+            pipe.delete(*stale)  # replacing a snapshot drops categories it no longer has
+        # The categories in the snapshot's order: that order comes back, and an
+        # environment with no category is still one that was saved.
+        pipe.set(self._keys.environment(trial_id), dump_json(list(saved)))
 
     @_redis_call("load an environment")
     def load_environment(self, trial_id: int) -> EnvironmentSnapshot:

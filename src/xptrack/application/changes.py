@@ -22,7 +22,8 @@ _captured_in_this_process = False
 
 
 class ChangeLog:
-    """Saves each trial's code and environment and warns about what changed."""
+    """Captures each trial's environment and warns about what changed in its code and
+    environment since the trial before (the store saves both with the trial's start)."""
 
     def __init__(self, store: ExperimentStore) -> None:
         self._store = store
@@ -30,10 +31,21 @@ class ChangeLog:
         self._previous_code: str | None = None
         self._previous_environment: EnvironmentSnapshot | None = None
 
-    def record_code(self, trial_id: int, code: CodeContext) -> None:
-        """Save the code of ``trial_id``; warn per changed step."""
+    def capture(self, probe: EnvironmentProbe) -> EnvironmentSnapshot:
+        """The environment a trial about to start runs in."""
+        global _captured_in_this_process
+        if not _captured_in_this_process:
+            _captured_in_this_process = True
+            logger.info(
+                "Capturing the environment (platform, CPU, packages, git state): the first "
+                "trial of a process takes a moment longer; Experiment(..., "
+                "capture_environment=False) skips it"
+            )
+        return probe.capture()
+
+    def code_saved(self, trial_id: int, code: CodeContext) -> None:
+        """``code`` was saved for ``trial_id``: warn per step changed since the trial before."""
         text = code.text
-        self._store.save_code(trial_id, text)
         with self._lock:
             previous = self._previous_code
             if previous is None:
@@ -44,18 +56,9 @@ class ChangeLog:
             for step in code.changed_steps(previous) or ["(removed steps)"]:
                 logger.warning("Code context has been changed: %s\n%s", step, diff)
 
-    def record_environment(self, trial_id: int, probe: EnvironmentProbe) -> None:
-        """Capture and save the environment of ``trial_id``; warn per changed category."""
-        global _captured_in_this_process
-        if not _captured_in_this_process:
-            _captured_in_this_process = True
-            logger.info(
-                "Capturing the environment (platform, CPU, packages, git state): the first "
-                "trial of a process takes a moment longer; Experiment(..., "
-                "capture_environment=False) skips it"
-            )
-        snapshot = probe.capture()
-        self._store.save_environment(trial_id, snapshot)
+    def environment_saved(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
+        """``snapshot`` was saved for ``trial_id``: warn per category changed since the trial
+        before."""
         with self._lock:
             previous = self._previous_environment
             if previous is None:

@@ -141,22 +141,24 @@ class TrialRecorder:
     ) -> ActiveTrial:
         """Allocate an id and record the trial as running, with its code and environment
         (``quiet``: its Started/Finished lines at DEBUG, as in a sweep)."""
-        # An unstorable parameter fails save_trial before the trial is announced or run;
+        # The environment first, so that the record, code and environment are saved together.
+        snapshot = None if self.probe is None else self._changes.capture(self.probe)
+        # An unstorable parameter fails save_trial_start before the trial is announced or run;
         # its id stays unused (ids may have gaps, never repeats).
         trial_id = self.store.next_trial_id()
         now = utcnow()
         record = TrialRecord(
             trial_id, self.codec.seal(dict(parameters)), now, seed=seed, heartbeat=now
         )
-        self.store.save_trial(record)
+        self.store.save_trial_start(record, None if code is None else code.text, snapshot)
         active = ActiveTrial(self, record, quiet)
         self._heartbeats.add(active)
         active.metrics.__enter__()
         logger.log(active.log_level, "Started Experiment (trial id=%s)", trial_id)
         if code is not None:
-            self._changes.record_code(trial_id, code)
-        if self.probe is not None:
-            self._changes.record_environment(trial_id, self.probe)
+            self._changes.code_saved(trial_id, code)
+        if snapshot is not None:
+            self._changes.environment_saved(trial_id, snapshot)
         return active
 
     def succeed(

@@ -192,6 +192,24 @@ class ExperimentStore(
 ):
     """Every repository of one experiment in one store; what an adapter implements."""
 
+    def save_trial_start(
+        self,
+        record: TrialRecord,
+        code: str | None = None,
+        environment: EnvironmentSnapshot | None = None,
+    ) -> None:
+        """Store a starting trial: ``save_trial(record)``, then ``save_code`` and
+        ``save_environment`` of its id for those given, with their guarantees. Nothing is
+        stored when ``record`` is unstorable. A store may write the three in one atomic step
+        (Redis does: one round trip); otherwise a reader may see the record a moment before
+        its code and environment."""
+        # In order, each with its own guarantee: correct on any store.
+        self.save_trial(record)
+        if code is not None:
+            self.save_code(record.trial_id, code)
+        if environment is not None:
+            self.save_environment(record.trial_id, environment)
+
     @abc.abstractmethod
     def delete_experiment(self) -> None:
         """Remove everything of this experiment, and nothing of anything else."""

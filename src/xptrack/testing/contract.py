@@ -54,7 +54,7 @@ from xptrack.testing.machine import (
     run_store_machine,
 )
 from xptrack.testing.model import ModelStore
-from xptrack.testing.samples import NAN, fill, sample_trials
+from xptrack.testing.samples import FULL_ENVIRONMENT, NAN, fill, sample_trials
 from xptrack.testing.step_cache import StepCacheContract
 
 LONG_SERIES_POINTS = 200_000
@@ -201,6 +201,24 @@ class StoreContract(StepCacheContract):
                     target.delete_trial(trial_id)
                 assert_same_contents(model, store)
             assert agree(model, store, "next_trial_id") == 4, "a deleted trial's id came back"
+
+    def test_trial_start_saves_record_code_and_environment(
+        self, store_factory: StoreFactory
+    ) -> None:
+        model = ModelStore()
+        with opened(store_factory) as store:
+            records = sample_trials(agree(model, store, "next_trial_id"))
+            for _ in records[1:]:
+                agree(model, store, "next_trial_id")
+            starts = [("code ü\r\n", FULL_ENVIRONMENT), ("", None), (None, None)]
+            for record, (code, environment) in zip(records, starts, strict=False):
+                for target in (model, store):
+                    target.save_trial_start(record, code, environment)
+            assert_same_contents(model, store)
+            # Started again (a retried start): the same record, code and environment.
+            for target in (model, store):
+                target.save_trial_start(records[0], "code ü\r\n", FULL_ENVIRONMENT)
+            assert_same_contents(model, store)
 
     def test_reserved_trial_ids_are_never_handed_out(self, store_factory: StoreFactory) -> None:
         model = ModelStore()

@@ -1,7 +1,8 @@
 """The state machine: random sequences of store calls, each answer checked against the model.
 
-Hypothesis draws a program of calls (allocate ids, save trials, append metric
-batches, save persisted bytes, swap step hashes, save code and environments,
+Hypothesis draws a program of calls (allocate ids, save trials, start trials with
+their code and environment, append metric batches, save persisted bytes, swap step
+hashes, save code and environments,
 delete the experiment, reopen the store) and runs it on one fresh store per
 example and on a :class:`ModelStore`; every read is compared, NaN-aware and
 type-exact. When a store disagrees, Hypothesis shrinks the program to a short one
@@ -230,6 +231,28 @@ class StoreMachine(RuleBasedStateMachine):
         trial_id = self.allocated(pick)
         self.both("save_environment", trial_id, self.model.environments.get(trial_id, snapshot))
         self.agree("load_environment", trial_id)
+
+    @precondition(has_trials)
+    @rule(
+        pick=PICKS,
+        records=st.data(),
+        code=st.none() | xst.texts(),
+        snapshot=st.none() | xst.environment_snapshots(),
+    )
+    def save_trial_start(
+        self,
+        pick: int,
+        records: st.DataObject,
+        code: str | None,
+        snapshot: EnvironmentSnapshot | None,
+    ) -> None:
+        trial_id = self.allocated(pick)
+        record = records.draw(xst.trial_records(trial_id), label=f"record of trial {trial_id}")
+        if snapshot is not None:  # captured once, as in save_environment
+            snapshot = self.model.environments.get(trial_id, snapshot)
+        self.both("save_trial_start", record, code, snapshot)
+        for method in TRIAL_READS:
+            self.agree(method, trial_id)
 
     @precondition(has_trials)
     @rule(pick=PICKS, text=xst.texts())
