@@ -21,6 +21,7 @@ from hypothesis import Phase
 
 from xptrack.adapters.memory import MemoryExperimentStore
 from xptrack.adapters.serialization import trial_from_json
+from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import NotFoundError
 from xptrack.domain.labels import LabelChange, TrialLabels
 from xptrack.domain.metric import MetricSeries
@@ -219,6 +220,29 @@ class KeepsCacheOfDeletedTrials(MemoryExperimentStore):
             self._cached_outputs.update(kept)
 
 
+class DeleteTrialDropsSharedCode(MemoryExperimentStore):
+    """Deletes a trial's code text for every trial holding the same text (a shared text
+    dropped while other trials still refer to it)."""
+
+    def delete_trial(self, trial_id: int) -> None:
+        with self._lock:
+            text = self._code.get(trial_id)
+            self._code = {t: code for t, code in self._code.items() if code != text}
+        super().delete_trial(trial_id)
+
+
+class StartWithoutEnvironment(MemoryExperimentStore):
+    """Starts a trial with its record and code but forgets its environment."""
+
+    def save_trial_start(
+        self,
+        record: TrialRecord,
+        code: str | None = None,
+        environment: EnvironmentSnapshot | None = None,
+    ) -> None:
+        super().save_trial_start(record, code)
+
+
 #: Broken store -> the store calls whose answers give it away.
 CAUGHT_BY_THE_MACHINE = {
     DropsLastMetricPoint: "load_metric|metric_keys",
@@ -232,6 +256,7 @@ CAUGHT_BY_THE_MACHINE = {
     LabelsUnknownTrials: "update_labels|get_trial",
     ReusesDeletedTrialIds: "next_trial_id|last_trial_id",
     DeleteTrialKeepsPersisted: "load_persisted|list_persisted",
+    StartWithoutEnvironment: "load_environment",
 }
 
 
@@ -263,6 +288,8 @@ def test_state_machine_catches(broken: type[MemoryExperimentStore]) -> None:
         (RacyLabels, "test_labels_survive_concurrent_saves_of_the_trial"),
         (ReusesDeletedTrialIds, "test_deleted_trial_is_gone_and_its_id_never_reused"),
         (DeleteTrialKeepsPersisted, "test_deleted_trial_is_gone_and_its_id_never_reused"),
+        (DeleteTrialDropsSharedCode, "test_shared_texts_survive_deleting_some_trials"),
+        (StartWithoutEnvironment, "test_trial_start_saves_record_code_and_environment"),
     ],
     ids=lambda value: value if isinstance(value, str) else value.__name__,
 )

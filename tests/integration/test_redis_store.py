@@ -22,6 +22,7 @@ from tests.servers.redis_server import (
     running_redis_server,
 )
 from xptrack.adapters.redis import RedisBackend, RedisExperimentStore
+from xptrack.adapters.redis_texts import digest
 from xptrack.adapters.serialization import encode_value
 from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import CorruptRecord, InvalidBackend, StoreUnavailable
@@ -89,10 +90,13 @@ def test_keys_follow_the_seed_layout(store, raw, redis_experiment_id):
     }
     index_keys = {f"{x}:trials", f"{x}:metric_keys:{trial_id}", f"{x}:environment:{trial_id}"}
     index_keys.add(f"{x}:persisted:{trial_id}")
+    # The code and environment texts, once per content; the per-trial keys refer to them.
+    texts = [store.load_code(trial_id), *ENVIRONMENT.categories.values()]
+    text_keys = {f"{x}:text:{digest(text)}" for text in texts} | {f"{x}:text_refs"}
     # Beside them, expiring markers of applied metric batches (a repeated batch is ignored).
     markers = {key for key in keys_of(raw, x) if key.startswith(f"{x}:metric_batch:")}
     assert markers and all(0 < raw.ttl(marker) <= 3600 for marker in markers)
-    assert keys_of(raw, x) - markers == seed_keys | index_keys
+    assert keys_of(raw, x) - markers == seed_keys | index_keys | text_keys
     assert x.encode() in raw.smembers("_xptrack:experiments")
     assert raw.get(f"{x}:trial_id") == b"1"
     parameters = json.loads(raw.get(f"{x}:parameter:{trial_id}"))
@@ -103,9 +107,13 @@ def test_keys_follow_the_seed_layout(store, raw, redis_experiment_id):
     assert "parameters" not in history
     assert raw.get(f"{x}:persist:features:{trial_id}") == b"user bytes"
     assert raw.get(f"{x}:step_hash:prepare-in123") == b"out456"
-    assert raw.get(f"{x}:code:{trial_id}").decode() == store.load_code(trial_id)
-    assert raw.get(f"{x}:device:{trial_id}") == b'{"system": "Linux"}'
-    assert raw.get(f"{x}:requirements:{trial_id}") == b"numpy==2.0"
+    code = store.load_code(trial_id)
+    assert raw.get(f"{x}:code:{trial_id}") == f"\xfftext:{digest(code)}".encode("latin-1")
+    assert raw.get(f"{x}:text:{digest(code)}").decode() == code
+    device = raw.get(f"{x}:device:{trial_id}")
+    assert raw.get(f"{x}:{device[1:].decode()}") == b'{"system": "Linux"}'
+    requirements = raw.get(f"{x}:requirements:{trial_id}")
+    assert raw.get(f"{x}:{requirements[1:].decode()}") == b"numpy==2.0"
 
 
 def test_metrics_are_a_redis_list_that_reads_back_in_order(store, raw, redis_experiment_id):
@@ -128,6 +136,8 @@ def test_no_tracker_owned_value_is_a_pickle(store, raw, redis_experiment_id):
             values.append(raw.get(key))
         elif kind == b"list":
             values.extend(raw.lrange(key, 0, -1))
+        elif kind == b"hash":
+            values.extend(raw.hvals(key))
         else:
             values.extend(raw.zrange(key, 0, -1) if kind == b"zset" else raw.smembers(key))
     assert values

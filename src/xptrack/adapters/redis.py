@@ -11,16 +11,24 @@ in the seed's RedisBackend table::
     <id>:step_hash:<step>-<input hash>  text: the output hash
     <id>:step_cache:<step>:<key>        b"<trial>\n" + bytes of a cached step output (SET NX)
     <id>:step_cache_of:<trial>          set of the step_cache keys that trial's outputs were kept in
-    <id>:code:<trial>                   text: the code context
+    <id>:code:<trial>                   reference to the code context's text (below)
     <id>:output:<trial>                 text: what the trial's steps printed and logged
-    <id>:<category>:<trial>             text: one environment category
+    <id>:<category>:<trial>             reference to one environment category's text
+    <id>:text:<digest>                  text: a code or environment text, once per content
+    <id>:text_refs                      hash: <digest> -> how many keys refer to that text
 
 plus index keys that spare scans: ``<id>:trials`` (sorted set of saved trial ids),
 ``<id>:metric_keys:<trial>`` and ``<id>:persisted:<trial>`` (sets of metric keys and of
 persisted steps), ``<id>:environment:<trial>`` (JSON list of the categories saved); a
 trial's tags and note in ``<id>:labels:<trial>`` (JSON, apart from its record); and the set
-of experiment ids ``_xptrack:experiments``. Tracker-owned values are JSON or plain text,
-never pickles.
+of experiment ids ``_xptrack:experiments``. Tracker-owned values are JSON, plain text or
+references to texts (below), never pickles.
+
+Code and environment texts are kept once per distinct content (:mod:`.redis_texts`): a
+trial in an unchanged environment adds no text. Its per-trial keys hold a reference,
+``b"\\xfftext:<digest>"`` (the first 32 hex digits of the text's SHA-256, behind a byte no
+UTF-8 text holds), and a key holding the text itself, as earlier versions wrote it, still
+reads. Deleting a trial drops the texts no other trial refers to.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import redis
 from xptrack.adapters.redis_connection import RedisConnection
 from xptrack.adapters.redis_keys import ExperimentKeys
 from xptrack.adapters.redis_scripts import append_once, new_batch_marker
+from xptrack.adapters.redis_texts import put_texts, read_texts
 from xptrack.adapters.serialization import (
     cached_output_from_bytes,
     cached_output_to_bytes,
@@ -207,12 +216,15 @@ class RedisExperimentStore(ExperimentStore):
     ) -> None:
         # One transaction, one round trip: a reader sees the trial with its code and
         # environment, or none of them.
+        trial_id = record.trial_id
+        texts: list[tuple[str, str | None]] = []
+        if code is not None:
+            texts.append((self._keys.code(trial_id), code))
         with self._redis.pipeline(transaction=True) as pipe:
             self._queue_trial(pipe, record)
-            if code is not None:
-                pipe.set(self._keys.code(record.trial_id), code)
             if environment is not None:
-                self._queue_environment(pipe, record.trial_id, environment)
+                texts += self._queue_environment(pipe, trial_id, environment)
+            put_texts(pipe, self._keys.prefix, texts)
             pipe.execute()
 
     def _queue_trial(self, pipe: redis.client.Pipeline, record: TrialRecord) -> None:
@@ -321,16 +333,18 @@ class RedisExperimentStore(ExperimentStore):
         metric_keys = self._redis.smembers(keys.metric_keys(trial_id))
         steps = self._redis.smembers(keys.persisted(trial_id))
         doomed = [keys.parameter(trial_id), keys.history(trial_id), keys.labels(trial_id)]
-        doomed += [keys.metric_keys(trial_id), keys.persisted(trial_id), keys.code(trial_id)]
-        doomed += [keys.output(trial_id)]
-        doomed += [keys.environment(trial_id)] + [keys.category(c, trial_id) for c in CATEGORIES]
+        doomed += [keys.metric_keys(trial_id), keys.persisted(trial_id), keys.output(trial_id)]
+        doomed += [keys.environment(trial_id)]
         doomed += [keys.metric(_text(key), trial_id) for key in metric_keys]
         doomed += [keys.persist(_text(step), trial_id) for step in steps]
         doomed += [keys.step_cache_of(trial_id)]
         doomed += [_text(entry) for entry in self._redis.smembers(keys.step_cache_of(trial_id))]
+        # The code and category keys through the script: it drops texts nobody refers to.
+        texts = [keys.code(trial_id), *(keys.category(c, trial_id) for c in CATEGORIES)]
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrem(keys.trials, str(trial_id))
             pipe.unlink(*doomed)
+            put_texts(pipe, keys.prefix, [(key, None) for key in texts])
             pipe.execute()
 
     # --- metrics -----------------------------------------------------------------------------
@@ -405,11 +419,11 @@ class RedisExperimentStore(ExperimentStore):
 
     @_redis_call("save code")
     def save_code(self, trial_id: int, text: str) -> None:
-        self._redis.set(self._keys.code(trial_id), text)
+        put_texts(self._redis, self._keys.prefix, [(self._keys.code(trial_id), text)])
 
     @_redis_call("load code")
     def load_code(self, trial_id: int) -> str:
-        raw = self._redis.get(self._keys.code(trial_id))
+        (raw,) = read_texts(self._redis, self._keys.prefix, [self._keys.code(trial_id)])
         if raw is None:
             raise no_text("code", trial_id)
         return _text(raw)
@@ -430,27 +444,25 @@ class RedisExperimentStore(ExperimentStore):
     @_redis_call("save an environment")
     def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
         with self._redis.pipeline(transaction=True) as pipe:
-            self._queue_environment(pipe, trial_id, snapshot)
+            put_texts(pipe, self._keys.prefix, self._queue_environment(pipe, trial_id, snapshot))
             pipe.execute()
 
     def _queue_environment(
         self, pipe: redis.client.Pipeline, trial_id: int, snapshot: EnvironmentSnapshot
-    ) -> None:
+    ) -> list[tuple[str, str | None]]:
+        """Queue the environment's index on ``pipe``; the category keys to write (a text) or
+        delete (None: replacing a snapshot drops the categories it no longer has)."""
         saved = dict(snapshot.categories)
-        stale = [self._keys.category(c, trial_id) for c in CATEGORIES if c not in saved]
-        if saved:
-            pipe.mset({self._keys.category(c, trial_id): text for c, text in saved.items()})
-        if stale:
-            pipe.delete(*stale)  # replacing a snapshot drops categories it no longer has
         # The categories in the snapshot's order: that order comes back, and an
         # environment with no category is still one that was saved.
         pipe.set(self._keys.environment(trial_id), dump_json(list(saved)))
+        return [(self._keys.category(c, trial_id), saved.get(c)) for c in CATEGORIES]
 
     @_redis_call("load an environment")
     def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
         keys = [self._keys.environment(trial_id)]
         keys += [self._keys.category(c, trial_id) for c in CATEGORIES]
-        marker, *texts = self._redis.mget(keys)
+        marker, *texts = read_texts(self._redis, self._keys.prefix, keys)
         found = {c: _text(t) for c, t in zip(CATEGORIES, texts, strict=True) if t is not None}
         if marker is None and not found:
             raise no_text("environment", trial_id)

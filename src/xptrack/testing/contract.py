@@ -56,6 +56,7 @@ from xptrack.testing.machine import (
 from xptrack.testing.model import ModelStore
 from xptrack.testing.samples import FULL_ENVIRONMENT, NAN, fill, sample_trials
 from xptrack.testing.step_cache import StepCacheContract
+from xptrack.testing.texts import TextContract
 
 LONG_SERIES_POINTS = 200_000
 BIG_BLOB_SIZES = (5 * 2**20, 20 * 2**20)
@@ -87,7 +88,7 @@ def long_series(points: int, seed: int) -> MetricSeries:
     return MetricSeries(epochs, values)
 
 
-class StoreContract(StepCacheContract):
+class StoreContract(StepCacheContract, TextContract):
     """Tests every store must pass; subclass as ``Test<YourStore>`` and bind the fixtures.
 
     Capability flags (class attributes):
