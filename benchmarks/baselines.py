@@ -142,9 +142,10 @@ class BareLocalWrites:
 
 
 class BareRedisWrites:
-    """One trial's writes as the Redis store makes them: INCR, a MULTI of MSET+ZADD for the
-    running record, SET code, [a MULTI of MSET+SET for the environment], two SET ... GET step
-    hashes, a MULTI of MSET+ZADD for the finished record (5 or 6 round trips)."""
+    """One trial's writes as the Redis store makes them: INCR, one MULTI for the running
+    record with its code and environment (MSET+ZADD, [SET of the environment's index], the
+    shared texts' script), two SET ... GET step hashes, a MULTI of MSET+ZADD for the
+    finished record (5 round trips, with or without the environment)."""
 
     def __init__(self, uri: str, environment: bool) -> None:
         import redis
@@ -153,31 +154,42 @@ class BareRedisWrites:
         self.prefix = f"bench-bare-{uuid.uuid4().hex[:8]}:"
         self.environment = environment_texts() if environment else None
 
-    def _record(self, trial_id: int, document: dict[str, Any]) -> None:
+    def _record(self, pipe: Any, trial_id: int, document: dict[str, Any]) -> None:
         p = self.prefix
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.mset(
-                {
-                    f"{p}parameter:{trial_id}": json.dumps(document["parameters"]),
-                    f"{p}history:{trial_id}": json.dumps(document),
-                }
-            )
-            pipe.zadd(f"{p}trials", {str(trial_id): trial_id})
-            pipe.execute()
+        pipe.mset(
+            {
+                f"{p}parameter:{trial_id}": json.dumps(document["parameters"]),
+                f"{p}history:{trial_id}": json.dumps(document),
+            }
+        )
+        pipe.zadd(f"{p}trials", {str(trial_id): trial_id})
+
+    def _texts(self, pipe: Any, texts: dict[str, str]) -> None:
+        # The store's own script (the writes are the same, so is the server's work).
+        from xptrack.adapters.redis_texts import PUT_TEXTS
+
+        keys, args = [f"{self.prefix}text_refs"], [self.prefix]
+        for key, text in texts.items():
+            keys.append(key)
+            args += [hashlib.sha256(text.encode()).hexdigest()[:32], text]
+        pipe.eval(PUT_TEXTS, len(keys), *keys, *args)
 
     def trial(self) -> None:
         p = self.prefix
         trial_id = int(self.client.incr(f"{p}trial_id"))
-        self._record(trial_id, _RUNNING)
-        self.client.set(f"{p}code:{trial_id}", _CODE)
-        if self.environment is not None:
-            with self.client.pipeline(transaction=True) as pipe:
-                pipe.mset({f"{p}{c}:{trial_id}": t for c, t in self.environment.items()})
+        texts = {f"{p}code:{trial_id}": _CODE}
+        with self.client.pipeline(transaction=True) as pipe:
+            self._record(pipe, trial_id, _RUNNING)
+            if self.environment is not None:
+                texts |= {f"{p}{c}:{trial_id}": t for c, t in self.environment.items()}
                 pipe.set(f"{p}environment:{trial_id}", json.dumps(sorted(self.environment)))
-                pipe.execute()
+            self._texts(pipe, texts)
+            pipe.execute()
         for step in ("prepare", "score"):
             self.client.set(f"{p}step_hash:{step}-{_HASH}", _HASH, get=True)
-        self._record(trial_id, _FINISHED)
+        with self.client.pipeline(transaction=True) as pipe:
+            self._record(pipe, trial_id, _FINISHED)
+            pipe.execute()
 
     def close(self) -> None:
         keys = list(self.client.scan_iter(match=f"{self.prefix}*", count=1000))
