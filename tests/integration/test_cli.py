@@ -286,7 +286,16 @@ def test_dashboard_serves_until_interrupted(recorded):
     command = [str(pathlib.Path(sys.executable).with_name("xptrack")), "--backend", "store"]
     command += ["dashboard", "quickstart", "--port", "0"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen(command, cwd=recorded, stdout=subprocess.PIPE, text=True, env=env)
+    # A suite run as a background job inherits SIGINT ignored, and Python then keeps ignoring it:
+    # the child gets the default disposition back, as a terminal would give it.
+    process = subprocess.Popen(
+        command,
+        cwd=recorded,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_interruptible,
+    )
     try:
         line = _first_line(process, deadline=time.monotonic() + 60)
         url = line.split(" at ")[1].split()[0]
@@ -297,6 +306,11 @@ def test_dashboard_serves_until_interrupted(recorded):
     finally:
         process.kill()
         process.wait()
+
+
+def _interruptible() -> None:
+    """In the child before exec: SIGINT back to its default, so Python turns it into Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _first_line(process: subprocess.Popen[str], deadline: float) -> str:
