@@ -13,6 +13,7 @@ from pymongo import monitoring
 
 from xptrack.adapters.mongo import MongoBackend, MongoExperimentStore
 from xptrack.adapters.mongo_indexes import EARLIER_INDEXES, WRITE_FILTERS
+from xptrack.domain.environment import EnvironmentSnapshot
 from xptrack.domain.errors import NotFoundError
 from xptrack.domain.trial import TrialRecord, utcnow
 
@@ -98,6 +99,44 @@ def test_a_trial_saved_again_is_one_replace(
         "update"
     ]
     assert counted.get_trial(trial_id).result == 1
+
+
+def test_a_starting_trial_with_its_code_and_environment_is_one_insert(
+    counted: MongoExperimentStore, commands: Commands
+) -> None:
+    environment = EnvironmentSnapshot({"device": "{}", "requirements": "attrs==25.1\n"})
+    first = TrialRecord(counted.next_trial_id(), {"a": 1}, utcnow())
+    second = TrialRecord(counted.next_trial_id(), {"a": 2}, utcnow())
+
+    # The first stores the texts once; the next refers to them: one command.
+    assert commands.during(lambda: counted.save_trial_start(first, "code\n", environment)) == [
+        "insert",
+        "insert",
+    ]
+    assert commands.during(lambda: counted.save_trial_start(second, "code\n", environment)) == [
+        "insert"
+    ]
+    assert commands.during(lambda: counted.save_trial(second.succeeded(2, utcnow(), 0.1))) == [
+        "update"
+    ]
+    assert counted.get_trial(second.trial_id).result == 2
+    assert counted.load_code(second.trial_id) == "code\n"
+    assert counted.load_environment(second.trial_id) == environment
+
+
+def test_a_start_sent_again_replaces_the_trial_and_keeps_one_of_each(
+    counted: MongoExperimentStore, mongo_backend: MongoBackend, mongo_experiment_id: str
+) -> None:
+    environment = EnvironmentSnapshot({"requirements": "attrs==25.1\n"})
+    record = TrialRecord(counted.next_trial_id(), {"a": 1}, utcnow())
+    counted.save_trial_start(record, "code\n", environment)
+
+    again = mongo_backend.open(mongo_experiment_id)  # knows nothing of what is stored
+    again.save_trial_start(record.succeeded(5, utcnow(), 0.1), "changed\n", environment)
+
+    assert [trial.result for trial in counted.list_trials()] == [5]
+    assert counted.load_code(record.trial_id) == "changed\n"
+    assert counted.load_environment(record.trial_id) == environment
 
 
 def test_deleting_a_trial_is_one_command_and_keeps_the_texts_others_share(

@@ -27,13 +27,14 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from pymongo import ASCENDING, DeleteMany, MongoClient, ReadPreference
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from xptrack.adapters.mongo_connection import (
     DRIVER_ERRORS,
     ErrorTranslator,
     insert_once,
     named_database,
+    only_duplicates,
     ping,
     shared_client,
     uri_of_client,
@@ -186,6 +187,38 @@ class MongoExperimentStore(ExperimentStore):
         else:
             insert_new(self._ready(), key, document)
             self._written.add(record.trial_id)
+
+    @_driver_errors("saving a starting trial")
+    def save_trial_start(
+        self,
+        record: TrialRecord,
+        code: str | None = None,
+        environment: EnvironmentSnapshot | None = None,
+    ) -> None:
+        # One insert of the trial, code and environment documents, in that order (a reader
+        # may see the trial a moment before the other two), after the texts they refer to
+        # (none to store while the code and environment are ones this store has kept).
+        key = {"category": "trial", "trial_id": record.trial_id}
+        documents = [(key, self._document(key, **trial_fields(record)))]
+        texts = [] if code is None else [code]
+        texts += [] if environment is None else list(environment.categories.values())
+        names = iter(self._texts.keep(texts))
+        if code is not None:
+            code_key = {"category": "code", "trial_id": record.trial_id}
+            documents.append((code_key, self._document(code_key, code_digest=next(names))))
+        if environment is not None:
+            digests = {category: next(names) for category in environment.categories}
+            env_key = {"category": "environment", "trial_id": record.trial_id}
+            documents.append((env_key, self._document(env_key, digests=digests)))
+        collection = self._ready()
+        try:  # copies: the driver gives what it sends an _id, which a replace must not carry
+            collection.insert_many([dict(document) for _, document in documents], ordered=True)
+        except BulkWriteError as error:
+            if not only_duplicates(error):
+                raise
+            for document_key, document in documents:  # one stored already (a repeated start)
+                insert_new(collection, document_key, document)
+        self._written.add(record.trial_id)
 
     @_driver_errors("reading a trial")
     def get_trial(self, trial_id: int) -> TrialRecord:

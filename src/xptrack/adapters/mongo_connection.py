@@ -189,6 +189,15 @@ def _connect(uri: str) -> MongoClient[Document]:
 _DUPLICATE_KEY = 11000
 
 
+def only_duplicates(error: BulkWriteError) -> bool:
+    """Whether every write ``error`` reports was refused as a duplicate key (the document,
+    or one with its identity, is stored already) and the write concern was met."""
+    details = error.details
+    return not details.get("writeConcernErrors") and all(
+        e.get("code") == _DUPLICATE_KEY for e in details.get("writeErrors", [])
+    )
+
+
 def insert_once(collection: Collection[Document], documents: list[Document]) -> None:
     """Insert ``documents``, each at most once even when the driver sends them again.
 
@@ -200,10 +209,7 @@ def insert_once(collection: Collection[Document], documents: list[Document]) -> 
         try:
             collection.insert_many(group, ordered=False)
         except BulkWriteError as error:
-            details = error.details
-            if details.get("writeConcernErrors") or any(
-                e.get("code") != _DUPLICATE_KEY for e in details.get("writeErrors", [])
-            ):
+            if not only_duplicates(error):
                 raise
 
 

@@ -24,12 +24,12 @@ from typing import Any
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from xptrack.adapters.mongo_connection import only_duplicates
 from xptrack.adapters.mongo_documents import Document, int_field, text_field
 from xptrack.domain.errors import ConflictError, CorruptRecord
 
 _ATTEMPTS = 200
 _BACKOFF_SECONDS = 0.004
-_DUPLICATE_KEY = 11000
 
 
 def _back_off(attempt: int) -> None:
@@ -175,8 +175,7 @@ class TextStore:
             try:
                 self._collection.insert_many(documents, ordered=False)
             except BulkWriteError as error:  # those stored already: exactly what is wanted
-                codes = {e.get("code") for e in error.details.get("writeErrors", [])}
-                if codes - {_DUPLICATE_KEY}:
+                if not only_duplicates(error):
                     raise
             self._known.update(new)
         return [name for name, _ in named]
