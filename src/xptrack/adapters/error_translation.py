@@ -4,18 +4,49 @@ Every networked store does the same around each call: run it, turn what its driv
 into a :class:`~xptrack.errors.StoreError`, and, once the server has failed to answer in
 time, give the calls of the next while a short budget (a trial facing a silent server then
 fails within one budget, not one per call) until one is answered. :class:`ErrorTranslation`
-is that loop; a store's subclass says what its driver raises and what each error means.
+is that loop; a store's subclass says what its driver raises and what each error means, and
+:func:`translated` runs a store's method inside it.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from xptrack.domain.errors import StoreError
+
+
+class Translating(Protocol):
+    """A store whose calls translate its driver's errors."""
+
+    def translating(self, action: str) -> contextlib.AbstractContextManager[None]:
+        """Run one call doing ``action``: a driver error comes out as xptrack's."""
+        ...
+
+
+_S = TypeVar("_S", bound=Translating)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def translated(
+    action: str,
+) -> Callable[[Callable[Concatenate[_S, _P], _R]], Callable[Concatenate[_S, _P], _R]]:
+    """Decorate a store method so that it runs inside ``self.translating(action)``."""
+
+    def decorate(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
+        @functools.wraps(method)
+        def wrapper(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with self.translating(action):
+                return method(self, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 class QuietWindow:

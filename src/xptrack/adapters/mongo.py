@@ -17,20 +17,21 @@ errors), :mod:`~xptrack.adapters.mongo_documents` (fields), :mod:`~xptrack.adapt
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import random
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 from pymongo import ASCENDING, DeleteMany, MongoClient, ReadPreference
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from xptrack.adapters.error_translation import translated
 from xptrack.adapters.mongo_connection import (
-    DRIVER_ERRORS,
     ErrorTranslator,
     insert_once,
     named_database,
@@ -89,27 +90,6 @@ _R = TypeVar("_R")
 _LABEL_ATTEMPTS = 200
 
 
-def _driver_errors(
-    action: str,
-) -> Callable[
-    [Callable[Concatenate[MongoExperimentStore, _P], _R]],
-    Callable[Concatenate[MongoExperimentStore, _P], _R],
-]:
-    """Decorate a store method so that driver errors surface as xptrack's own."""
-
-    def decorate(
-        method: Callable[Concatenate[MongoExperimentStore, _P], _R],
-    ) -> Callable[Concatenate[MongoExperimentStore, _P], _R]:
-        @functools.wraps(method)
-        def translated(self: MongoExperimentStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-            with self._errors.translating(action):
-                return method(self, *args, **kwargs)
-
-        return translated
-
-    return decorate
-
-
 def _trial_id_of(document: Document) -> int:
     """The trial id a document claims (0 when it has none: a foreign document)."""
     trial_id = document.get("trial_id")
@@ -133,6 +113,11 @@ class MongoExperimentStore(ExperimentStore):
         self._outputs = MongoOutputs(collection, experiment_id)
         self._written: set[int] = set()  # trials this store saved: later saves replace
         self._counters: dict[str, int] = {}  # counter -> the value this store last saw
+
+    def translating(self, action: str) -> contextlib.AbstractContextManager[None]:
+        """Turn a driver error raised while doing ``action`` into xptrack's error (each
+        store method runs in it: :func:`translated`)."""
+        return self._errors.translating(action)
 
     def create_indexes(self) -> None:
         """Create the collection's indexes (idempotent; driver errors are the caller's)."""
@@ -168,17 +153,17 @@ class MongoExperimentStore(ExperimentStore):
 
     # trials
 
-    @_driver_errors("allocating a trial id")
+    @translated("allocating a trial id")
     def next_trial_id(self) -> int:
         return self._increment("trial_id", 1)
 
-    @_driver_errors("reading the last trial id")
+    @translated("reading the last trial id")
     def last_trial_id(self) -> int:
         last = int_field(self._collection.find_one({"category": "trial_id"}), "trial_id")
         self._counters["trial_id"] = last
         return last
 
-    @_driver_errors("saving a trial")
+    @translated("saving a trial")
     def save_trial(self, record: TrialRecord) -> None:
         key = {"category": "trial", "trial_id": record.trial_id}
         document = self._document(key, **trial_fields(record))
@@ -188,7 +173,7 @@ class MongoExperimentStore(ExperimentStore):
             insert_new(self._ready(), key, document)
             self._written.add(record.trial_id)
 
-    @_driver_errors("saving a starting trial")
+    @translated("saving a starting trial")
     def save_trial_start(
         self,
         record: TrialRecord,
@@ -220,14 +205,14 @@ class MongoExperimentStore(ExperimentStore):
                 insert_new(collection, document_key, document)
         self._written.add(record.trial_id)
 
-    @_driver_errors("reading a trial")
+    @translated("reading a trial")
     def get_trial(self, trial_id: int) -> TrialRecord:
         key = {"category": "trial", "trial_id": trial_id}
         record = trial_from_fields(self._find(key, no_trial(trial_id)))
         labels = self._collection.find_one({"category": "labels", "trial_id": trial_id})
         return labelled(record, None if labels is None else _labels_in(labels))
 
-    @_driver_errors("listing trials")
+    @translated("listing trials")
     def list_trials(self) -> list[TrialRecord]:
         cursor = self._collection.find({"category": "trial"}).sort("trial_id", ASCENDING)
         records = [
@@ -240,7 +225,7 @@ class MongoExperimentStore(ExperimentStore):
         }
         return [labelled(record, labels.get(record.trial_id)) for record in records]
 
-    @_driver_errors("listing trials")
+    @translated("listing trials")
     def trial_columns(self, verbose: bool = False) -> TrialColumns:
         return columns_or_records(functools.partial(self._columns, verbose), self.list_trials)
 
@@ -254,7 +239,7 @@ class MongoExperimentStore(ExperimentStore):
         }
         return trial_columns_from_documents(documents, labels, verbose)
 
-    @_driver_errors("updating the labels of a trial")
+    @translated("updating the labels of a trial")
     def change_labels(self, trial_id: int, change: LabelChange) -> None:
         self._find({"category": "trial", "trial_id": trial_id}, no_trial(trial_id))
         key = {"category": "labels", "trial_id": trial_id}
@@ -278,7 +263,7 @@ class MongoExperimentStore(ExperimentStore):
                 return
         raise ConflictError(f"labels of trial {trial_id} kept changing under concurrent writers")
 
-    @_driver_errors("deleting a trial")
+    @translated("deleting a trial")
     def delete_trial(self, trial_id: int) -> None:
         # One command, a statement per category, each through the identity index (not the
         # counter document: its count is a field named trial_id too). The code and
@@ -293,7 +278,7 @@ class MongoExperimentStore(ExperimentStore):
 
     # metrics
 
-    @_driver_errors("appending metrics")
+    @translated("appending metrics")
     def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
         chunks = metric_rows(batch)
         if not chunks:
@@ -309,7 +294,7 @@ class MongoExperimentStore(ExperimentStore):
         ]
         insert_once(self._collection, documents)  # a repeated send stores nothing twice
 
-    @_driver_errors("loading a metric")
+    @translated("loading a metric")
     def load_metric(self, trial_id: int, key: str) -> MetricSeries:
         query = {"category": "metric", "trial_id": trial_id, "metric_key": key}
         cursor = self._collection.find(query, {"points": True}).sort("seq", ASCENDING)
@@ -320,7 +305,7 @@ class MongoExperimentStore(ExperimentStore):
             raise no_metric(trial_id, key)
         return series
 
-    @_driver_errors("listing metric keys")
+    @translated("listing metric keys")
     def metric_keys(self, trial_id: int) -> list[str]:
         keys = self._collection.distinct("metric_key", {"category": "metric", "trial_id": trial_id})
         if not all(isinstance(key, str) for key in keys):
@@ -329,46 +314,46 @@ class MongoExperimentStore(ExperimentStore):
 
     # persisted outputs
 
-    @_driver_errors("saving a persisted output")
+    @translated("saving a persisted output")
     def save_persisted(self, step: str, trial_id: int, data: bytes) -> None:
         self._outputs.save_persisted(self._ready(), step, trial_id, data)
 
-    @_driver_errors("listing persisted outputs")
+    @translated("listing persisted outputs")
     def list_persisted(self, trial_id: int) -> list[str]:
         steps = self._collection.distinct("step", {"category": "persist", "trial_id": trial_id})
         if not all(isinstance(step, str) for step in steps):
             raise CorruptRecord(f"stored persisted steps of trial {trial_id} are not all text")
         return sorted(steps)
 
-    @_driver_errors("loading a persisted output")
+    @translated("loading a persisted output")
     def load_persisted(self, step: str, trial_id: int) -> bytes:
         return self._outputs.load_persisted(step, trial_id)
 
     # the step cache
 
-    @_driver_errors("adding a cached step output")
+    @translated("adding a cached step output")
     def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
         return self._outputs.add_cached_output(self._ready(), step, key, output)
 
-    @_driver_errors("loading a cached step output")
+    @translated("loading a cached step output")
     def load_cached_output(self, step: str, key: str) -> CachedOutput | None:
         return self._outputs.load_cached_output(step, key)
 
     # step hashes, code, environment
 
-    @_driver_errors("swapping a step hash")
+    @translated("swapping a step hash")
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
         key = {"category": "step_hash", "input_hash": StepHash(step, input_hash, output_hash).key}
         document = self._document(key, step=step, output_hash=output_hash)
         return swap(self._ready(), key, output_hash, document)
 
-    @_driver_errors("saving code")
+    @translated("saving code")
     def save_code(self, trial_id: int, text: str) -> None:
         key = {"category": "code", "trial_id": trial_id}
         (name,) = self._texts.keep([text])
         self._save_once(key, self._document(key, code_digest=name))
 
-    @_driver_errors("loading code")
+    @translated("loading code")
     def load_code(self, trial_id: int) -> str:
         key = {"category": "code", "trial_id": trial_id}
         document = self._find(key, no_text("code", trial_id))
@@ -378,25 +363,25 @@ class MongoExperimentStore(ExperimentStore):
         name = text_field(document, "code_digest", what)
         return self._texts.texts([name], what)[name]
 
-    @_driver_errors("saving output")
+    @translated("saving output")
     def save_output(self, trial_id: int, text: str) -> None:
         key = {"category": "output", "trial_id": trial_id}
         self._save_once(key, self._document(key, output=text))
 
-    @_driver_errors("loading output")
+    @translated("loading output")
     def load_output(self, trial_id: int) -> str:
         key = {"category": "output", "trial_id": trial_id}
         document = self._find(key, no_text("output", trial_id))
         return text_field(document, "output", f"output of trial {trial_id}")
 
-    @_driver_errors("saving an environment")
+    @translated("saving an environment")
     def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
         key = {"category": "environment", "trial_id": trial_id}
         names = self._texts.keep(snapshot.categories.values())
         digests = dict(zip(snapshot.categories, names, strict=True))
         self._save_once(key, self._document(key, digests=digests))
 
-    @_driver_errors("loading an environment")
+    @translated("loading an environment")
     def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
         key = {"category": "environment", "trial_id": trial_id}
         document = self._find(key, no_text("environment", trial_id))
@@ -411,7 +396,7 @@ class MongoExperimentStore(ExperimentStore):
         texts = self._texts.texts(digests.values(), what)
         return EnvironmentSnapshot({category: texts[name] for category, name in digests.items()})
 
-    @_driver_errors("deleting the experiment")
+    @translated("deleting the experiment")
     def delete_experiment(self) -> None:
         self._collection.drop()
         self._collection.database[CATALOG].delete_one({"_id": self._experiment_id})
@@ -499,7 +484,7 @@ class MongoBackend(Backend):
     def open(self, experiment_id: str) -> MongoExperimentStore:
         if experiment_id.startswith("system."):
             raise InvalidName(f"experiment id {experiment_id!r} is reserved by MongoDB ('system.')")
-        try:
+        with self._errors.translating(f"opening experiment {experiment_id!r}"):
             database = self._database()
             ping(database)  # an unreachable server is reported within seconds
             store = MongoExperimentStore(database[experiment_id], experiment_id, self._errors)
@@ -508,12 +493,10 @@ class MongoBackend(Backend):
             catalog.update_one(
                 {"_id": experiment_id}, {"$setOnInsert": {"id": experiment_id}}, upsert=True
             )
-        except DRIVER_ERRORS as error:
-            raise self._errors.translate(error, f"opening experiment {experiment_id!r}") from error
         return store
 
     def list_experiments(self) -> list[str]:
-        try:
+        with self._errors.translating("listing experiments"):
             database = self._database()
             names = {n for n in database.list_collection_names() if _is_experiment_id(n)}
             opened = {d["_id"] for d in database[CATALOG].find({}, {"_id": True})} & names
@@ -521,16 +504,12 @@ class MongoBackend(Backend):
             # collections with xptrack's indexes (open() makes them).
             found = {n for n in names - opened if is_experiment(database[n].index_information())}
             return sorted(opened | found)
-        except DRIVER_ERRORS as error:
-            raise self._errors.translate(error, "listing experiments") from error
 
     def delete_experiment(self, experiment_id: str) -> None:
-        try:
+        with self._errors.translating(f"deleting {experiment_id!r}"):
             database = self._database()
             database[experiment_id].drop()
             database[CATALOG].delete_one({"_id": experiment_id})
-        except DRIVER_ERRORS as error:
-            raise self._errors.translate(error, f"deleting {experiment_id!r}") from error
 
     def __reduce__(self) -> tuple[type[MongoBackend], tuple[str]]:
         # Configuration only: the client stays behind, the receiving process opens its own.

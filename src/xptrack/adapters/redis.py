@@ -36,11 +36,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 import redis
 
+from xptrack.adapters.error_translation import translated
 from xptrack.adapters.redis_connection import RedisConnection
 from xptrack.adapters.redis_keys import ExperimentKeys
 from xptrack.adapters.redis_scripts import append_once, new_batch_marker
@@ -151,22 +152,6 @@ class RedisBackend(Backend):
         return self._connection
 
 
-def _redis_call(
-    what: str,
-) -> Callable[[Callable[Concatenate[_S, _P], _R]], Callable[Concatenate[_S, _P], _R]]:
-    """Run a store method with driver errors translated (see :meth:`RedisBackend.translating`)."""
-
-    def decorate(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
-        @functools.wraps(method)
-        def wrapper(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-            with self._backend.translating(f"{what} in experiment {self.experiment_id}"):
-                return method(self, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
 class RedisExperimentStore(ExperimentStore):
     """One experiment's records on Redis (see the module docstring for the keys)."""
 
@@ -179,9 +164,14 @@ class RedisExperimentStore(ExperimentStore):
     def _redis(self) -> redis.Redis:
         return self._backend.client()
 
+    def translating(self, action: str) -> contextlib.AbstractContextManager[None]:
+        """Turn a Redis driver error raised while doing ``action`` in this experiment into
+        xptrack's error (each store method runs in it: :func:`translated`)."""
+        return self._backend.translating(f"{action} in experiment {self.experiment_id}")
+
     # --- trials ------------------------------------------------------------------------------
 
-    @_redis_call("allocate a trial id")
+    @translated("allocate a trial id")
     def next_trial_id(self) -> int:
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(self._keys.trial_id)
@@ -189,7 +179,7 @@ class RedisExperimentStore(ExperimentStore):
             trial_id, _ = pipe.execute()
         return int(trial_id)
 
-    @_redis_call("read the last trial id")
+    @translated("read the last trial id")
     def last_trial_id(self) -> int:
         raw = self._redis.get(self._keys.trial_id)
         if raw is None:
@@ -201,13 +191,13 @@ class RedisExperimentStore(ExperimentStore):
                 f"{self._keys.trial_id} holds {raw[:40]!r}, not a trial id"
             ) from None
 
-    @_redis_call("save a trial")
+    @translated("save a trial")
     def save_trial(self, record: TrialRecord) -> None:
         with self._redis.pipeline(transaction=True) as pipe:
             self._queue_trial(pipe, record)
             pipe.execute()
 
-    @_redis_call("save a starting trial")
+    @translated("save a starting trial")
     def save_trial_start(
         self,
         record: TrialRecord,
@@ -240,7 +230,7 @@ class RedisExperimentStore(ExperimentStore):
         )
         pipe.zadd(self._keys.trials, {str(trial_id): trial_id})
 
-    @_redis_call("read a trial")
+    @translated("read a trial")
     def get_trial(self, trial_id: int) -> TrialRecord:
         parameters, history, labels = self._redis.mget(
             [
@@ -253,7 +243,7 @@ class RedisExperimentStore(ExperimentStore):
             raise no_trial(trial_id)
         return _trial_from_texts(trial_id, parameters, history, labels)
 
-    @_redis_call("list trials")
+    @translated("list trials")
     def list_trials(self) -> list[TrialRecord]:
         return [
             read_trial_isolated(
@@ -262,7 +252,7 @@ class RedisExperimentStore(ExperimentStore):
             for trial_id, params, history, label in self._trial_texts()
         ]
 
-    @_redis_call("list trials")
+    @translated("list trials")
     def trial_columns(self, verbose: bool = False) -> TrialColumns:
         return columns_or_records(functools.partial(self._columns, verbose), self.list_trials)
 
@@ -307,7 +297,7 @@ class RedisExperimentStore(ExperimentStore):
             if params is not None or history is not None  # deleted between the two trips
         ]
 
-    @_redis_call("update the labels of a trial")
+    @translated("update the labels of a trial")
     def change_labels(self, trial_id: int, change: LabelChange) -> None:
         history, labels = self._keys.history(trial_id), self._keys.labels(trial_id)
         # Optimistic: read, change, and write only if neither key changed in between.
@@ -327,7 +317,7 @@ class RedisExperimentStore(ExperimentStore):
                     continue
         raise ConflictError(f"labels of trial {trial_id} kept changing under concurrent writers")
 
-    @_redis_call("delete a trial")
+    @translated("delete a trial")
     def delete_trial(self, trial_id: int) -> None:
         keys = self._keys
         metric_keys = self._redis.smembers(keys.metric_keys(trial_id))
@@ -349,7 +339,7 @@ class RedisExperimentStore(ExperimentStore):
 
     # --- metrics -----------------------------------------------------------------------------
 
-    @_redis_call("append metrics")
+    @translated("append metrics")
     def append_metrics(self, batch: Sequence[tuple[int, str, MetricSeries]]) -> None:
         # One script for the whole batch: one round trip, readers see all of it or none, and a
         # repeat of it (a retry after a dropped connection) appends nothing (redis_scripts).
@@ -361,44 +351,44 @@ class RedisExperimentStore(ExperimentStore):
         if series:
             append_once(self._redis, new_batch_marker(self._keys.prefix), series)
 
-    @_redis_call("load a metric")
+    @translated("load a metric")
     def load_metric(self, trial_id: int, key: str) -> MetricSeries:
         elements = self._redis.lrange(self._keys.metric(key, trial_id), 0, -1)
         if not elements:
             raise no_metric(trial_id, key)
         return decode_metric_chunks(elements)
 
-    @_redis_call("list metric keys")
+    @translated("list metric keys")
     def metric_keys(self, trial_id: int) -> list[str]:
         return sorted(_text(raw) for raw in self._redis.smembers(self._keys.metric_keys(trial_id)))
 
     # --- persisted outputs, step hashes, code ------------------------------------------------
 
-    @_redis_call("save a persisted output")
+    @translated("save a persisted output")
     def save_persisted(self, step: str, trial_id: int, data: bytes) -> None:
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._keys.persist(step, trial_id), bytes(data))
             pipe.sadd(self._keys.persisted(trial_id), step)
             pipe.execute()
 
-    @_redis_call("list persisted outputs")
+    @translated("list persisted outputs")
     def list_persisted(self, trial_id: int) -> list[str]:
         return sorted(_text(raw) for raw in self._redis.smembers(self._keys.persisted(trial_id)))
 
-    @_redis_call("load a persisted output")
+    @translated("load a persisted output")
     def load_persisted(self, step: str, trial_id: int) -> bytes:
         data = self._redis.get(self._keys.persist(step, trial_id))
         if data is None:
             raise no_persisted(step, trial_id)
         return data.encode() if isinstance(data, str) else bytes(data)
 
-    @_redis_call("swap a step hash")
+    @translated("swap a step hash")
     def swap_step_hash(self, step: str, input_hash: str, output_hash: str) -> str | None:
         key = self._keys.step_hash(StepHash(step, input_hash, output_hash))
         previous = self._redis.set(key, output_hash, get=True)
         return _text(previous) if isinstance(previous, bytes | str) else None
 
-    @_redis_call("add a cached step output")
+    @translated("add a cached step output")
     def add_cached_output(self, step: str, key: str, output: CachedOutput) -> bool:
         # One value holding the trial id and the bytes, set only if absent: atomic and whole.
         value = cached_output_to_bytes(output)
@@ -409,7 +399,7 @@ class RedisExperimentStore(ExperimentStore):
         self._redis.sadd(self._keys.step_cache_of(output.trial_id), entry)
         return True
 
-    @_redis_call("load a cached step output")
+    @translated("load a cached step output")
     def load_cached_output(self, step: str, key: str) -> CachedOutput | None:
         raw = self._redis.get(self._keys.step_cache(step, key))
         if raw is None:
@@ -417,22 +407,22 @@ class RedisExperimentStore(ExperimentStore):
         value = raw.encode() if isinstance(raw, str) else bytes(raw)
         return cached_output_from_bytes(value, step)
 
-    @_redis_call("save code")
+    @translated("save code")
     def save_code(self, trial_id: int, text: str) -> None:
         put_texts(self._redis, self._keys.prefix, [(self._keys.code(trial_id), text)])
 
-    @_redis_call("load code")
+    @translated("load code")
     def load_code(self, trial_id: int) -> str:
         (raw,) = read_texts(self._redis, self._keys.prefix, [self._keys.code(trial_id)])
         if raw is None:
             raise no_text("code", trial_id)
         return _text(raw)
 
-    @_redis_call("save output")
+    @translated("save output")
     def save_output(self, trial_id: int, text: str) -> None:
         self._redis.set(self._keys.output(trial_id), text)
 
-    @_redis_call("load output")
+    @translated("load output")
     def load_output(self, trial_id: int) -> str:
         raw = self._redis.get(self._keys.output(trial_id))
         if raw is None:
@@ -441,7 +431,7 @@ class RedisExperimentStore(ExperimentStore):
 
     # --- environment -------------------------------------------------------------------------
 
-    @_redis_call("save an environment")
+    @translated("save an environment")
     def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
         with self._redis.pipeline(transaction=True) as pipe:
             put_texts(pipe, self._keys.prefix, self._queue_environment(pipe, trial_id, snapshot))
@@ -458,7 +448,7 @@ class RedisExperimentStore(ExperimentStore):
         pipe.set(self._keys.environment(trial_id), dump_json(list(saved)))
         return [(self._keys.category(c, trial_id), saved.get(c)) for c in CATEGORIES]
 
-    @_redis_call("load an environment")
+    @translated("load an environment")
     def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
         keys = [self._keys.environment(trial_id)]
         keys += [self._keys.category(c, trial_id) for c in CATEGORIES]
@@ -472,7 +462,7 @@ class RedisExperimentStore(ExperimentStore):
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    @_redis_call("delete the experiment")
+    @translated("delete the experiment")
     def delete_experiment(self) -> None:
         # SCAN never blocks the server the way KEYS would; UNLINK frees memory in the background.
         keys = self._redis.scan_iter(match=self._keys.pattern(), count=DELETE_BATCH)
