@@ -59,6 +59,7 @@ from xptrack.adapters.trial_columns_codec import (
     columns_or_records,
     trial_columns_from_lists,
 )
+from xptrack.adapters.utf8 import decoded, encoded, unencodable
 from xptrack.domain.environment import CATEGORY_FORMATS, EnvironmentSnapshot
 from xptrack.domain.errors import (
     ConflictError,
@@ -214,11 +215,7 @@ class LocalExperimentStore(ExperimentStore):
     def _error(self, error: sqlite3.Error | UnicodeEncodeError) -> StoreError:
         """xptrack's error for a failed statement (saying why when the store is read-only)."""
         if isinstance(error, UnicodeEncodeError):
-            try:
-                _utf8(error.object if isinstance(error.object, str) else "")
-            except UnstorableValue as unstorable:
-                return unstorable
-            return UnstorableValue(f"cannot store a text in {self.db_path}: {error}")
+            return UnstorableValue(f"cannot store in {self.db_path}: {unencodable(error)}")
         if cannot_write(error):
             reason = self.read_only or f"{self.db_path} or its folder cannot be written"
             return read_only_error(self.db_path, reason, error)
@@ -508,7 +505,7 @@ class LocalExperimentStore(ExperimentStore):
 
     def load_code(self, trial_id: int) -> str:
         try:
-            return _text(self._code_path(trial_id).read_bytes(), f"code of trial {trial_id}")
+            return decoded(self._code_path(trial_id).read_bytes(), f"code of trial {trial_id}")
         except FileNotFoundError:
             raise no_text("code", trial_id) from None
 
@@ -530,7 +527,7 @@ class LocalExperimentStore(ExperimentStore):
         for category in CATEGORY_FORMATS:
             with contextlib.suppress(FileNotFoundError):
                 path = self._environment_path(category, trial_id)
-                text = _text(path.read_bytes(), f"{category!r} environment of trial {trial_id}")
+                text = decoded(path.read_bytes(), f"{category!r} environment of trial {trial_id}")
                 categories[category] = text
         if not categories:
             raise no_text("environment", trial_id)
@@ -540,7 +537,7 @@ class LocalExperimentStore(ExperimentStore):
         """The blob holding ``text``, written if new (remembered: environments repeat)."""
         blob = self._blobs.get(text)
         if blob is None:
-            data = _utf8(text)
+            data = encoded(text)
             blob = self.root / ".blobs" / hashlib.sha256(data).hexdigest()
             if not blob.exists():
                 self._write_file(blob, data)
@@ -604,27 +601,6 @@ class LocalExperimentStore(ExperimentStore):
             if self._connection is not None and self._pid == os.getpid():
                 self._connection.close()
             self._connection = None
-
-
-def _utf8(text: str) -> bytes:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise UnstorableValue(
-            f"cannot store a text holding {error.object[error.start : error.end]!r}: it is not "
-            "valid Unicode (a lone surrogate?); accepted: text that encodes as UTF-8"
-        ) from error
-
-
-def _text(data: bytes, what: str) -> str:
-    """``data`` as text; CorruptRecord when it is not the UTF-8 xptrack writes."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise CorruptRecord(
-            f"the stored {what} is not UTF-8 text ({error}); xptrack writes UTF-8 there, so the "
-            "file was damaged or written by something else"
-        ) from error
 
 
 def _belongs_to(name: str, folder: str, experiment_id: str) -> bool:

@@ -28,6 +28,7 @@ from pymongo.errors import (
 from xptrack.adapters.error_translation import ErrorTranslation
 from xptrack.adapters.mongo_documents import Document
 from xptrack.adapters.process_local import PerProcess
+from xptrack.adapters.utf8 import unencodable
 from xptrack.domain.errors import InvalidBackend, StoreError, StoreUnavailable, UnstorableValue
 from xptrack.domain.redaction import password_of, redact_url, scrub, unencoded_password
 
@@ -277,10 +278,7 @@ class ErrorTranslator(ErrorTranslation):
         if isinstance(error, OperationFailure) and error.code in _AUTH_ERROR_CODES:
             return StoreUnavailable(f"{where} refused access ({action}): {message}")
         if isinstance(error, UnicodeEncodeError):
-            return UnstorableValue(
-                f"cannot store in {where} ({action}): {message}; accepted: text that encodes "
-                "as UTF-8 (no lone surrogates)"
-            )
+            return UnstorableValue(f"cannot store in {where} ({action}): {unencodable(error)}")
         if isinstance(error, (BSONError, OverflowError)):
             return UnstorableValue(f"cannot store in {where} ({action}): {message}")
         return StoreError(f"{where} failed ({action}): {message}")

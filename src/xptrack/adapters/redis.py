@@ -64,6 +64,7 @@ from xptrack.adapters.trial_columns_codec import (
     trial_columns_from_documents,
 )
 from xptrack.adapters.trial_parts import joined_document, joined_trial, split_trial
+from xptrack.adapters.utf8 import decoded
 from xptrack.domain.environment import CATEGORIES, EnvironmentSnapshot
 from xptrack.domain.errors import ConflictError, CorruptRecord
 from xptrack.domain.labels import LabelChange, TrialLabels
@@ -497,10 +498,7 @@ def _category_order(marker: bytes | str) -> list[str]:
 def _text(raw: bytes | str) -> str:
     if isinstance(raw, str):
         return raw
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise CorruptRecord(f"stored text is not UTF-8: {raw[:40]!r}") from error
+    return decoded(raw, "text")
 
 
 def _trial_number(raw: object) -> int:

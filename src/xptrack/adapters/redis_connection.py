@@ -20,6 +20,7 @@ from redis.retry import Retry
 
 from xptrack.adapters.error_translation import ErrorTranslation
 from xptrack.adapters.process_local import PerProcess
+from xptrack.adapters.utf8 import unencodable
 from xptrack.domain.errors import (
     CorruptRecord,
     InvalidBackend,
@@ -220,7 +221,7 @@ class RedisErrorTranslation(ErrorTranslation):
         if isinstance(error, redis.ResponseError):
             return _response_error(self.location, action, message)
         if isinstance(error, UnicodeEncodeError):
-            return UnstorableValue(f"cannot {action} on Redis: {_unencodable(error)}")
+            return UnstorableValue(f"cannot {action} on Redis: {unencodable(error)}")
         return StoreError(f"{where} failed to {action}: {message}")
 
     def _timed_out(self, what: str, message: str, quick: bool) -> StoreUnavailable:
@@ -234,13 +235,6 @@ class RedisErrorTranslation(ErrorTranslation):
             f"{message}; the URI options socket_connect_timeout and socket_timeout "
             "set these waits"
         )
-
-
-def _unencodable(error: UnicodeEncodeError) -> str:
-    return (
-        f"a text holds {error.object[error.start : error.end]!r}, which is not valid Unicode "
-        "(a lone surrogate?); accepted: text that encodes as UTF-8"
-    )
 
 
 def _check_database(url: str) -> None:
