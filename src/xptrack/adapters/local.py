@@ -43,6 +43,7 @@ from xptrack.adapters.local_durability import (
     synchronous_full,
     write_durably,
 )
+from xptrack.adapters.process_local import PerProcess
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
     labelled,
@@ -144,9 +145,9 @@ class LocalExperimentStore(ExperimentStore):
         self.experiment_id = experiment_id
         self.db_path = root / f"{experiment_id}.db"
         self._lock = threading.RLock()
-        self._connection: sqlite3.Connection | None = None
+        #: This process's connection (a connection must not cross a fork).
+        self._connections: PerProcess[Path, sqlite3.Connection] = PerProcess()
         self._blobs: dict[str, Path] = {}
-        self._pid = 0
         #: Folders that gained names since the last trial ended (synced then, and only those).
         self._unsynced: set[Path] = {root}
         #: Why this store is read-only (None while it can be written).
@@ -162,9 +163,10 @@ class LocalExperimentStore(ExperimentStore):
     # --- the database --------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        # A connection must not cross a fork: a child process opens its own.
-        if self._connection is not None and self._pid == os.getpid():
-            return self._connection
+        """This process's connection (a child process opens its own)."""
+        return self._connections.get(self.db_path, self._open)
+
+    def _open(self, _: Path) -> sqlite3.Connection:
         try:
             connection = self._open_writable()
         except (sqlite3.OperationalError, PermissionError) as error:
@@ -173,7 +175,6 @@ class LocalExperimentStore(ExperimentStore):
             self.read_only = self.read_only or f"cannot write {self.db_path}: {error}"
             connection = open_read_only(self.db_path, self.read_only, _BUSY_TIMEOUT_MS / 1000)
             logger.info("Opened %s read-only (%s)", self.db_path, self.read_only)
-        self._connection, self._pid = connection, os.getpid()
         return connection
 
     def _open_writable(self) -> sqlite3.Connection:
@@ -598,9 +599,8 @@ class LocalExperimentStore(ExperimentStore):
 
     def close(self) -> None:
         with self._lock:
-            if self._connection is not None and self._pid == os.getpid():
-                self._connection.close()
-            self._connection = None
+            for connection in self._connections.drain():
+                connection.close()
 
 
 def _belongs_to(name: str, folder: str, experiment_id: str) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import random
 import time
 from collections.abc import Hashable, Mapping, Sequence
@@ -53,6 +52,7 @@ from xptrack.adapters.mongo_documents import (
 from xptrack.adapters.mongo_indexes import CATALOG, indexes_for, is_experiment
 from xptrack.adapters.mongo_outputs import MongoOutputs
 from xptrack.adapters.mongo_writes import TextStore, increment, insert_new, put, swap
+from xptrack.adapters.process_local import PerProcess
 from xptrack.adapters.serialization import (
     decode_metric_chunks,
     labelled,
@@ -439,14 +439,15 @@ class MongoBackend(Backend):
         self._database_name = named_database(uri)
         self._uri = uri
         self._errors = ErrorTranslator(uri)
-        self._given: tuple[int, MongoClient[Any]] | None = None
+        #: This process's client: the shared one of the URI, or one the caller gave.
+        self._clients: PerProcess[str, MongoClient[Any]] = PerProcess()
 
     @classmethod
     def from_database(cls, database: Database[Any]) -> MongoBackend:
         """A backend on ``database``; this process keeps using the database's own client,
         other processes connect with a URI rebuilt from it."""
         backend = cls(uri_of_client(database.client, database.name))
-        backend._given = (os.getpid(), database.client)
+        backend._clients.get(backend._uri, lambda _: database.client)
         return backend
 
     @classmethod
@@ -470,8 +471,7 @@ class MongoBackend(Backend):
         return self._database_name
 
     def _database(self) -> Database[Document]:
-        given = self._given
-        client = given[1] if given and given[0] == os.getpid() else shared_client(self._uri)
+        client = self._clients.get(self._uri, shared_client)
         # A given client may be set up for other uses (raw documents, secondary reads, w=0):
         # records need plain dicts, reads that see the writes before them, acknowledged writes.
         return client.get_database(
