@@ -54,9 +54,11 @@ def answer_difference(expected: Answer, actual: Answer, call: str) -> str | None
 
 
 def guarantee(method: str) -> str:
-    """The guarantee the port states for ``method`` (the first line of its docstring)."""
+    """The guarantee the port states for ``method``: the first paragraph of its docstring,
+    on one line."""
     doc = getattr(ExperimentStore, method).__doc__ or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    paragraph = doc.strip().split("\n\n")[0]
+    return " ".join(line.strip() for line in paragraph.splitlines())
 
 
 def agree(model: ExperimentStore, store: ExperimentStore, method: str, *args: Any) -> Any:
