@@ -18,6 +18,7 @@ from xptrack.domain.labels import LabelChange, TrialLabels
 from xptrack.domain.metric import MetricSeries
 from xptrack.domain.step_cache import CachedOutput
 from xptrack.domain.trial import TrialRecord
+from xptrack.ports.not_found import no_metric, no_persisted, no_text, no_trial
 from xptrack.ports.repositories import ExperimentStore
 
 K = TypeVar("K")
@@ -55,7 +56,7 @@ class ModelStore(ExperimentStore):
         self.trials[record.trial_id] = attrs.evolve(record, tags=(), note="")
 
     def get_trial(self, trial_id: int) -> TrialRecord:
-        record = _found(self.trials, trial_id, f"no trial {trial_id}")
+        record = _found(self.trials, trial_id, no_trial(trial_id))
         labels = self.labels.get(trial_id, TrialLabels())
         return attrs.evolve(record, tags=labels.tags, note=labels.note)
 
@@ -63,7 +64,7 @@ class ModelStore(ExperimentStore):
         return [self.get_trial(trial_id) for trial_id in sorted(self.trials)]
 
     def change_labels(self, trial_id: int, change: LabelChange) -> None:
-        _found(self.trials, trial_id, f"no trial {trial_id}")
+        _found(self.trials, trial_id, no_trial(trial_id))
         labels = self.labels.get(trial_id, TrialLabels())
         tags = sorted((set(labels.tags) | set(change.add_tags)) - set(change.remove_tags))
         note = labels.note if change.note is None else change.note
@@ -87,7 +88,7 @@ class ModelStore(ExperimentStore):
                 self.metrics.setdefault((trial_id, key), MetricSeries()).extend(points)
 
     def load_metric(self, trial_id: int, key: str) -> MetricSeries:
-        series = _found(self.metrics, (trial_id, key), f"no metric {key!r} in trial {trial_id}")
+        series = _found(self.metrics, (trial_id, key), no_metric(trial_id, key))
         return MetricSeries(list(series.epochs), list(series.values))
 
     def metric_keys(self, trial_id: int) -> list[str]:
@@ -97,7 +98,7 @@ class ModelStore(ExperimentStore):
         self.persisted[(step, trial_id)] = bytes(data)
 
     def load_persisted(self, step: str, trial_id: int) -> bytes:
-        return _found(self.persisted, (step, trial_id), f"no output of {step!r} in {trial_id}")
+        return _found(self.persisted, (step, trial_id), no_persisted(step, trial_id))
 
     def list_persisted(self, trial_id: int) -> list[str]:
         return sorted(step for (step, owner) in self.persisted if owner == trial_id)
@@ -120,23 +121,23 @@ class ModelStore(ExperimentStore):
         self.code[trial_id] = text
 
     def load_code(self, trial_id: int) -> str:
-        return _found(self.code, trial_id, f"no code for trial {trial_id}")
+        return _found(self.code, trial_id, no_text("code", trial_id))
 
     def save_environment(self, trial_id: int, snapshot: EnvironmentSnapshot) -> None:
         self.environments[trial_id] = snapshot
 
     def load_environment(self, trial_id: int) -> EnvironmentSnapshot:
-        return _found(self.environments, trial_id, f"no environment for trial {trial_id}")
+        return _found(self.environments, trial_id, no_text("environment", trial_id))
 
     def save_output(self, trial_id: int, text: str) -> None:
         self.outputs[trial_id] = text
 
     def load_output(self, trial_id: int) -> str:
-        return _found(self.outputs, trial_id, f"no output for trial {trial_id}")
+        return _found(self.outputs, trial_id, no_text("output", trial_id))
 
 
-def _found(mapping: dict[K, V], key: K, message: str) -> V:
+def _found(mapping: dict[K, V], key: K, missing: NotFoundError) -> V:
     try:
         return mapping[key]
     except KeyError:
-        raise NotFoundError(message) from None
+        raise missing from None
