@@ -22,7 +22,7 @@ import functools
 import random
 import time
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from pymongo import ASCENDING, DeleteMany, MongoClient, ReadPreference
 from pymongo.collection import Collection
@@ -82,9 +82,6 @@ from xptrack.domain.trial import TrialRecord
 from xptrack.domain.trial_columns import TrialColumns
 from xptrack.ports.not_found import no_metric, no_text, no_trial
 from xptrack.ports.repositories import Backend, ExperimentStore
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 #: Compare-and-set rounds of change_labels; losers back off a random few milliseconds.
 _LABEL_ATTEMPTS = 200

@@ -37,7 +37,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Hashable, Iterable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 import redis
 
@@ -86,10 +86,6 @@ DELETE_BATCH = 1_000
 #: with a letter or digit), so deleting an experiment never deletes it.
 EXPERIMENTS_KEY = "_xptrack:experiments"
 _LABEL_ATTEMPTS = 100
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-_S = TypeVar("_S", bound="RedisExperimentStore")
 
 
 class RedisBackend(Backend):
