@@ -370,12 +370,10 @@ class LocalExperimentStore(ExperimentStore):
         with self._lock:
             try:
                 return self._connect().execute(sql).fetchone()
-            except sqlite3.OperationalError as error:
-                if "JSON" in str(error):
-                    raise CorruptRecord(f"{self.db_path}: a stored trial is not JSON") from error
-                raise StoreError(f"{self.db_path}: {error}") from error
             except sqlite3.Error as error:
-                raise StoreError(f"{self.db_path}: {error}") from error
+                if isinstance(error, sqlite3.OperationalError) and "JSON" in str(error):
+                    raise CorruptRecord(f"{self.db_path}: a stored trial is not JSON") from error
+                raise self._error(error) from error
 
     # --- metrics -------------------------------------------------------------------------
 
