@@ -260,10 +260,6 @@ class ErrorTranslator(ErrorTranslation):
     def translated(self, error: BaseException, action: str, quick: bool) -> StoreError:
         if quick:
             action = f"{action}, within {QUICK_TIMEOUT_S:g} s as it had not answered lately"
-        return self.translate(error, action)
-
-    def translate(self, error: BaseException, action: str) -> StoreError:
-        """xptrack's error for driver ``error`` raised while doing ``action``."""
         message = _scrub(str(error), self.uri)
         where = f"MongoDB at {self.location}"
         if isinstance(error, (ServerSelectionTimeoutError, ConfigurationError)):
